@@ -1,0 +1,359 @@
+//! The head: the in-memory, writable part of a tenant's TSDB.
+//!
+//! Series are identified by a `u32` id that is also their reference in the WAL, so replay recreates the same ids.
+//! Label strings are interned once per head ([`Symbols`]); the inverted index maps each interned name and value to
+//! the sorted ids of the series carrying them. The head does no I/O: [`crate::TenantDb`] writes the WAL and then
+//! applies the same changes here.
+
+mod series;
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::Arc;
+
+use oxeye_model::{Exemplar, Label, Labels, MetricMetadata, Sample};
+
+use crate::postings::PostingsIndex;
+pub(crate) use series::{dedup_by_timestamp, MemSeries};
+
+/// Interned strings: each distinct label name or value is stored once.
+#[derive(Default, Debug)]
+pub(crate) struct Symbols {
+    ids: HashMap<Arc<str>, u32>,
+    strings: Vec<Arc<str>>,
+}
+
+impl Symbols {
+    pub fn intern(&mut self, text: &str) -> u32 {
+        if let Some(id) = self.ids.get(text) {
+            return *id;
+        }
+        let id = self.strings.len() as u32;
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.push(shared.clone());
+        self.ids.insert(shared, id);
+        id
+    }
+
+    pub fn get(&self, text: &str) -> Option<u32> {
+        self.ids.get(text).copied()
+    }
+
+    pub fn resolve(&self, id: u32) -> &str {
+        &self.strings[id as usize]
+    }
+}
+
+/// Verdict on a sample offered to the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SampleVerdict {
+    /// Newer than the series' newest sample.
+    InOrder,
+    /// Older, but within the out-of-order window.
+    OutOfOrder,
+    /// Same timestamp and value as a stored sample: silently ignored, as Prometheus does.
+    Duplicate,
+    /// Same timestamp as the newest sample, different value.
+    Conflict,
+    /// Older than the out-of-order window allows.
+    TooOld,
+}
+
+/// The in-memory head of one tenant.
+pub(crate) struct Head {
+    symbols: Symbols,
+    series: HashMap<u32, MemSeries>,
+    by_hash: HashMap<u64, Vec<u32>>,
+    postings: HashMap<u32, HashMap<u32, Vec<u32>>>,
+    hasher: RandomState,
+    next_id: u32,
+    /// Newest timestamp appended (`i64::MIN` when empty).
+    pub max_t: i64,
+    /// Samples older than this are already in blocks and are refused.
+    pub min_valid_time: i64,
+    pub metadata: HashMap<String, MetricMetadata>,
+    samples_per_chunk: usize,
+    block_range_ms: i64,
+}
+
+impl Head {
+    pub fn new(samples_per_chunk: usize, block_range_ms: i64) -> Self {
+        Self {
+            symbols: Symbols::default(),
+            series: HashMap::new(),
+            by_hash: HashMap::new(),
+            postings: HashMap::new(),
+            hasher: RandomState::new(),
+            next_id: 1,
+            max_t: i64::MIN,
+            min_valid_time: i64::MIN,
+            metadata: HashMap::new(),
+            samples_per_chunk,
+            block_range_ms,
+        }
+    }
+
+    pub fn num_series(&self) -> usize {
+        self.series.len()
+    }
+
+    fn hash_labels(&self, labels: &Labels) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        for label in labels {
+            label.name.hash(&mut hasher);
+            label.value.hash(&mut hasher);
+        }
+        hasher.finish()
+    }
+
+    /// The id of the series with exactly these labels, if it is in the head.
+    pub fn lookup(&self, labels: &Labels) -> Option<u32> {
+        let candidates = self.by_hash.get(&self.hash_labels(labels))?;
+        candidates.iter().copied().find(|id| self.series.get(id).is_some_and(|s| self.labels_equal(s, labels)))
+    }
+
+    fn labels_equal(&self, series: &MemSeries, labels: &Labels) -> bool {
+        series.labels.len() == labels.len() * 2
+            && series.labels.chunks_exact(2).zip(labels).all(|(pair, label)| {
+                self.symbols.resolve(pair[0]) == label.name && self.symbols.resolve(pair[1]) == label.value
+            })
+    }
+
+    /// Creates a series and returns its id. `id` is given on replay (the WAL's reference); otherwise the next free
+    /// id is used.
+    pub fn create(&mut self, labels: &Labels, id: Option<u32>) -> u32 {
+        let id = id.unwrap_or(self.next_id);
+        self.next_id = self.next_id.max(id + 1);
+        let mut symbols = Vec::with_capacity(labels.len() * 2);
+        for label in labels {
+            let name = self.symbols.intern(&label.name);
+            let value = self.symbols.intern(&label.value);
+            symbols.push(name);
+            symbols.push(value);
+            let list = self.postings.entry(name).or_default().entry(value).or_default();
+            insert_sorted(list, id);
+        }
+        let hash = self.hash_labels(labels);
+        self.by_hash.entry(hash).or_default().push(id);
+        self.series.insert(id, MemSeries::new(symbols.into_boxed_slice()));
+        id
+    }
+
+    /// Creates the series on replay unless it exists already (a series record may repeat after a checkpoint).
+    pub fn create_for_replay(&mut self, id: u32, labels: &Labels) {
+        if !self.series.contains_key(&id) {
+            self.create(labels, Some(id));
+        }
+    }
+
+    pub fn labels_of(&self, id: u32) -> Option<Labels> {
+        let series = self.series.get(&id)?;
+        Some(self.resolve_labels(&series.labels))
+    }
+
+    fn resolve_labels(&self, symbols: &[u32]) -> Labels {
+        let labels = symbols
+            .chunks_exact(2)
+            .map(|pair| Label { name: self.symbols.resolve(pair[0]).to_string(), value: self.symbols.resolve(pair[1]).to_string() })
+            .collect();
+        Labels::from_sorted_unchecked(labels)
+    }
+
+    /// Judges a sample for series `id` given the tenant's out-of-order window.
+    pub fn check_sample(&self, id: u32, timestamp: i64, value: f64, out_of_order_window_ms: i64) -> SampleVerdict {
+        let Some(series) = self.series.get(&id) else { return SampleVerdict::InOrder };
+        if timestamp > series.max_t {
+            return if timestamp < self.min_valid_time { SampleVerdict::TooOld } else { SampleVerdict::InOrder };
+        }
+        if timestamp == series.max_t {
+            return if value.to_bits() == series.last_value_bits { SampleVerdict::Duplicate } else { SampleVerdict::Conflict };
+        }
+        let window_start = self.max_t.saturating_sub(out_of_order_window_ms).max(self.min_valid_time);
+        if out_of_order_window_ms > 0 && timestamp >= window_start {
+            if series.out_of_order.iter().any(|s| s.timestamp_ms == timestamp) {
+                return SampleVerdict::Duplicate;
+            }
+            SampleVerdict::OutOfOrder
+        } else {
+            SampleVerdict::TooOld
+        }
+    }
+
+    /// Applies a sample already judged acceptable (or replayed from the WAL).
+    pub fn apply_sample(&mut self, id: u32, timestamp: i64, value: f64) {
+        let (samples_per_chunk, block_range_ms) = (self.samples_per_chunk, self.block_range_ms);
+        let Some(series) = self.series.get_mut(&id) else { return };
+        if timestamp > series.max_t {
+            series.append(timestamp, value, samples_per_chunk, block_range_ms);
+        } else if timestamp < series.max_t {
+            series.insert_out_of_order(Sample::new(timestamp, value));
+        }
+        self.max_t = self.max_t.max(timestamp);
+    }
+
+    /// Restores a compressed chunk from a checkpoint.
+    pub fn apply_chunk(&mut self, id: u32, min_t: i64, max_t: i64, bytes: Vec<u8>) {
+        let Some(series) = self.series.get_mut(&id) else { return };
+        series.close_open_chunk();
+        let last_value_bits = oxeye_codec::xor_chunk::XorIterator::new(&bytes)
+            .ok()
+            .and_then(|iterator| iterator.map_while(Result::ok).last())
+            .map(|(_, value)| value.to_bits());
+        series.chunks.push(series::HeadChunk { min_t, max_t, bytes: bytes.into_boxed_slice() });
+        if max_t > series.max_t {
+            series.max_t = max_t;
+            series.last_value_bits = last_value_bits.unwrap_or(0);
+        }
+        self.max_t = self.max_t.max(max_t);
+    }
+
+    pub fn add_exemplar(&mut self, id: u32, exemplar: Exemplar, max_per_series: usize) {
+        if let Some(series) = self.series.get_mut(&id) {
+            series.add_exemplar(exemplar, max_per_series);
+        }
+    }
+
+    pub fn series(&self, id: u32) -> Option<&MemSeries> {
+        self.series.get(&id)
+    }
+
+    /// Earliest timestamp held by any series (`None` if the head is empty).
+    pub fn min_time(&self) -> Option<i64> {
+        self.series.values().filter_map(MemSeries::min_time).min()
+    }
+
+    /// Every series with samples in `[start, end)`, labels resolved, samples sorted: the content of a block.
+    pub fn collect_range(&self, start: i64, end: i64) -> Vec<(Labels, Vec<Sample>)> {
+        let mut out = Vec::new();
+        for series in self.series.values() {
+            let mut samples = Vec::new();
+            series.samples_in(start, end - 1, &mut samples);
+            if !samples.is_empty() {
+                out.push((self.resolve_labels(&series.labels), samples));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Drops everything older than `cutoff` (now in blocks), removes series left empty and rebuilds the index and
+    /// symbol table so their memory is returned. Returns the number of series removed.
+    pub fn truncate_before(&mut self, cutoff: i64) -> usize {
+        self.min_valid_time = self.min_valid_time.max(cutoff);
+        let mut removed = Vec::new();
+        for (id, series) in &mut self.series {
+            if series.truncate_before(cutoff) && series.max_t < cutoff {
+                removed.push(*id);
+            }
+        }
+        for id in &removed {
+            self.series.remove(id);
+        }
+        if !removed.is_empty() {
+            self.rebuild_index();
+        }
+        removed.len()
+    }
+
+    fn rebuild_index(&mut self) {
+        let old_symbols = std::mem::take(&mut self.symbols);
+        self.postings.clear();
+        self.by_hash.clear();
+        let mut ids: Vec<u32> = self.series.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let Some(series) = self.series.get_mut(&id) else { continue };
+            let mut hasher = self.hasher.build_hasher();
+            let mut remapped = Vec::with_capacity(series.labels.len());
+            for pair in series.labels.chunks_exact(2) {
+                let (name, value) = (old_symbols.resolve(pair[0]), old_symbols.resolve(pair[1]));
+                name.hash(&mut hasher);
+                value.hash(&mut hasher);
+                let name_id = self.symbols.intern(name);
+                let value_id = self.symbols.intern(value);
+                remapped.push(name_id);
+                remapped.push(value_id);
+                self.postings.entry(name_id).or_default().entry(value_id).or_default().push(id);
+            }
+            series.labels = remapped.into_boxed_slice();
+            self.by_hash.entry(hasher.finish()).or_default().push(id);
+        }
+    }
+
+    /// Records metadata; returns true if it changed what was stored.
+    pub fn set_metadata(&mut self, metadata: &MetricMetadata) -> bool {
+        match self.metadata.entry(metadata.metric_family.clone()) {
+            Entry::Occupied(mut existing) if existing.get() != metadata => {
+                existing.insert(metadata.clone());
+                true
+            }
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(metadata.clone());
+                true
+            }
+        }
+    }
+
+    /// Every series id with its labels, sorted by id (for checkpoints).
+    pub fn all_series(&self) -> Vec<(u32, &MemSeries)> {
+        let mut all: Vec<(u32, &MemSeries)> = self.series.iter().map(|(id, s)| (*id, s)).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+
+    pub fn labels_for_symbols(&self, symbols: &[u32]) -> Labels {
+        self.resolve_labels(symbols)
+    }
+
+    /// Approximate bytes of compressed sample data held.
+    pub fn chunk_bytes(&self) -> usize {
+        self.series.values().map(MemSeries::chunk_bytes).sum()
+    }
+
+    /// Label names present in the head, sorted.
+    pub fn label_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.postings.keys().map(|id| self.symbols.resolve(*id).to_string()).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+fn insert_sorted(list: &mut Vec<u32>, id: u32) {
+    match list.last() {
+        Some(last) if *last >= id => {
+            if let Err(position) = list.binary_search(&id) {
+                list.insert(position, id);
+            }
+        }
+        _ => list.push(id),
+    }
+}
+
+impl PostingsIndex for Head {
+    fn for_each_value(&self, name: &str, visit: &mut dyn FnMut(&str, &[u32])) {
+        let Some(name_id) = self.symbols.get(name) else { return };
+        if let Some(values) = self.postings.get(&name_id) {
+            for (value_id, ids) in values {
+                visit(self.symbols.resolve(*value_id), ids);
+            }
+        }
+    }
+
+    fn postings(&self, name: &str, value: &str) -> Vec<u32> {
+        let (Some(name_id), Some(value_id)) = (self.symbols.get(name), self.symbols.get(value)) else {
+            return Vec::new();
+        };
+        self.postings.get(&name_id).and_then(|values| values.get(&value_id)).cloned().unwrap_or_default()
+    }
+
+    fn all_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.series.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests;

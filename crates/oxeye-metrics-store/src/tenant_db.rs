@@ -1,0 +1,543 @@
+//! One tenant's TSDB: the WAL, the head and the blocks, with the write path and maintenance (cutting blocks,
+//! checkpoints, compaction, retention). Reads are in `tenant_reader.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+use oxeye_model::{Labels, RejectReason, Rejection, TenantId, WriteBatch};
+use oxeye_wal::{frame_record, Wal, WalOptions};
+
+use crate::block::{files, new_block_id, Block, BlockWriter, CompactionInfo};
+use crate::head::{Head, SampleVerdict};
+use crate::wal_records::{self, Record};
+use crate::{Limits, StoreError, StoreOptions};
+
+/// Counters of one tenant's activity, read by the self-metrics endpoint.
+#[derive(Debug, Default)]
+pub struct TenantStats {
+    pub samples_appended: AtomicU64,
+    pub exemplars_appended: AtomicU64,
+    pub series_created: AtomicU64,
+    pub rejected_samples: [AtomicU64; RejectReason::ALL.len()],
+    pub blocks_cut: AtomicU64,
+    pub compactions: AtomicU64,
+    pub blocks_deleted: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub wal_replay_records: AtomicU64,
+}
+
+impl TenantStats {
+    pub fn count_rejection(&self, rejection: &Rejection) {
+        let index = RejectReason::ALL.iter().position(|r| *r == rejection.reason).unwrap_or(0);
+        self.rejected_samples[index].fetch_add(rejection.samples.max(1) as u64, Ordering::Relaxed);
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AppendOutcome {
+    pub samples_accepted: usize,
+    pub exemplars_accepted: usize,
+    pub series_created: usize,
+    /// Refused series and samples, with reasons; the rest of the batch was stored.
+    pub rejections: Vec<Rejection>,
+}
+
+struct RateLimiter {
+    tokens: f64,
+    last: Instant,
+}
+
+/// One tenant's time series database.
+pub struct TenantDb {
+    pub(crate) tenant: TenantId,
+    pub(crate) dir: PathBuf,
+    pub(crate) limits: Limits,
+    pub(crate) block_range_ms: i64,
+    pub(crate) wal: Wal,
+    pub(crate) head: Mutex<Head>,
+    pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
+    maintenance: Mutex<()>,
+    rate: Mutex<RateLimiter>,
+    pub(crate) stats: TenantStats,
+}
+
+impl TenantDb {
+    /// Opens (or creates) the tenant's database in `dir`: loads blocks, replays the WAL into the head.
+    pub fn open(tenant: TenantId, dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        let block_range_ms = options.block_range.as_millis() as i64;
+        let blocks_dir = dir.join(files::BLOCKS_DIR);
+        std::fs::create_dir_all(&blocks_dir).map_err(|e| StoreError::io(&blocks_dir, e))?;
+        let blocks = load_blocks(&blocks_dir)?;
+        let newest_block_end = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(i64::MIN);
+
+        let mut head = Head::new(options.samples_per_head_chunk, block_range_ms);
+        head.min_valid_time = newest_block_end;
+        let wal_dir = dir.join(files::WAL_DIR);
+        let stats = TenantStats::default();
+        let replay = oxeye_wal::replay(&wal_dir, |payload| match wal_records::decode(payload) {
+            Ok(record) => apply_replayed(&mut head, record, newest_block_end),
+            Err(error) => tracing::warn!(%tenant, %error, "skipping undecodable wal record"),
+        })?;
+        stats.wal_replay_records.store(replay.records, Ordering::Relaxed);
+        if let Some((file, offset)) = &replay.truncated_at {
+            tracing::warn!(%tenant, file, offset, dropped_segments = replay.dropped_segments, "wal had a torn or corrupt record; cut there");
+        }
+        tracing::info!(%tenant, records = replay.records, series = head.num_series(), blocks = blocks.len(), "metrics store opened");
+        let wal = Wal::open(&wal_dir, WalOptions { segment_size: options.wal_segment_size, sync: options.wal_sync })?;
+        Ok(Self {
+            limits: options.limits_for(tenant.as_str()).clone(),
+            tenant,
+            dir: dir.to_path_buf(),
+            block_range_ms,
+            wal,
+            head: Mutex::new(head),
+            blocks: RwLock::new(blocks),
+            maintenance: Mutex::new(()),
+            rate: Mutex::new(RateLimiter { tokens: 0.0, last: Instant::now() }),
+            stats,
+        })
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    pub fn stats(&self) -> &TenantStats {
+        &self.stats
+    }
+
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub(crate) fn lock_head(&self) -> MutexGuard<'_, Head> {
+        self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn blocks_snapshot(&self) -> Vec<Arc<Block>> {
+        self.blocks.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Number of series in the head.
+    pub fn head_series(&self) -> usize {
+        self.lock_head().num_series()
+    }
+
+    /// Number of blocks and their bytes on disk.
+    pub fn block_summary(&self) -> (usize, u64) {
+        let blocks = self.blocks_snapshot();
+        (blocks.len(), blocks.iter().map(|b| b.disk_bytes).sum())
+    }
+
+    /// Stores a batch. Invalid series and samples are refused individually (see [`AppendOutcome::rejections`]);
+    /// everything accepted is in the WAL when this returns. `now_ms` is the wall clock, for the age limits.
+    pub fn append(&self, batch: &WriteBatch, now_ms: i64) -> Result<AppendOutcome, StoreError> {
+        let mut outcome = AppendOutcome::default();
+        if let Some(rejection) = self.check_rate(batch) {
+            self.stats.count_rejection(&rejection);
+            outcome.rejections.push(rejection);
+            return Ok(outcome);
+        }
+        let min_timestamp = now_ms.saturating_sub(self.limits.effective_max_sample_age().as_millis() as i64);
+        let max_timestamp = now_ms.saturating_add(self.limits.max_future.as_millis() as i64);
+        let ooo_window_ms = self.limits.out_of_order_window.as_millis() as i64;
+
+        let mut new_series: Vec<(u32, &Labels)> = Vec::new();
+        let mut accepted_samples: Vec<(u32, i64, f64)> = Vec::with_capacity(batch.sample_count());
+        let mut accepted_exemplars = Vec::new();
+        let mut sorted = Vec::new();
+        let sequence = {
+            let mut head = self.lock_head();
+            for series in &batch.series {
+                if series.samples.is_empty() && series.exemplars.is_empty() {
+                    continue;
+                }
+                if let Some(rejection) = self.check_labels(&series.labels, series.samples.len()) {
+                    outcome.rejections.push(rejection);
+                    continue;
+                }
+                let id = match head.lookup(&series.labels) {
+                    Some(id) => id,
+                    None => {
+                        if head.num_series() >= self.limits.max_active_series {
+                            outcome.rejections.push(Rejection::new(
+                                RejectReason::SeriesLimit,
+                                series.labels.to_string(),
+                                series.samples.len(),
+                                format!(
+                                    "per-tenant series limit of {} exceeded, series {} was not created",
+                                    self.limits.max_active_series, series.labels
+                                ),
+                            ));
+                            continue;
+                        }
+                        let id = head.create(&series.labels, None);
+                        new_series.push((id, &series.labels));
+                        id
+                    }
+                };
+                sorted.clear();
+                sorted.extend_from_slice(&series.samples);
+                sorted.sort_by_key(|s| s.timestamp_ms);
+                // Refusals of this series' samples, grouped by reason: (reason, count, first timestamp).
+                let mut refused: Vec<(RejectReason, usize, i64)> = Vec::new();
+                let mut refuse = |reason: RejectReason, timestamp: i64| match refused.iter_mut().find(|r| r.0 == reason) {
+                    Some(entry) => entry.1 += 1,
+                    None => refused.push((reason, 1, timestamp)),
+                };
+                for sample in &sorted {
+                    if sample.timestamp_ms < min_timestamp {
+                        refuse(RejectReason::SampleTooOld, sample.timestamp_ms);
+                        continue;
+                    }
+                    if sample.timestamp_ms > max_timestamp {
+                        refuse(RejectReason::SampleTooNew, sample.timestamp_ms);
+                        continue;
+                    }
+                    match head.check_sample(id, sample.timestamp_ms, sample.value, ooo_window_ms) {
+                        SampleVerdict::InOrder | SampleVerdict::OutOfOrder => {
+                            head.apply_sample(id, sample.timestamp_ms, sample.value);
+                            accepted_samples.push((id, sample.timestamp_ms, sample.value));
+                        }
+                        SampleVerdict::Duplicate => {}
+                        SampleVerdict::Conflict => refuse(RejectReason::DuplicateTimestamp, sample.timestamp_ms),
+                        SampleVerdict::TooOld => refuse(RejectReason::OutOfOrder, sample.timestamp_ms),
+                    }
+                }
+                for (reason, count, timestamp) in refused {
+                    outcome.rejections.push(sample_rejection(reason, &series.labels, count, timestamp));
+                }
+                for exemplar in &series.exemplars {
+                    head.add_exemplar(id, exemplar.clone(), self.limits.max_exemplars_per_series);
+                    accepted_exemplars.push((id, exemplar));
+                }
+            }
+            let changed_metadata: Vec<_> = batch.metadata.iter().filter(|m| head.set_metadata(m)).collect();
+
+            if new_series.is_empty() && accepted_samples.is_empty() && accepted_exemplars.is_empty() && changed_metadata.is_empty() {
+                None
+            } else {
+                let mut framed = Vec::with_capacity(accepted_samples.len() * 14 + 64);
+                let mut payload = Vec::new();
+                let mut frame = |encode: &dyn Fn(&mut Vec<u8>)| {
+                    payload.clear();
+                    encode(&mut payload);
+                    frame_record(&mut framed, &payload);
+                };
+                if !new_series.is_empty() {
+                    frame(&|buf| wal_records::encode_series(buf, &new_series));
+                }
+                if !accepted_samples.is_empty() {
+                    frame(&|buf| wal_records::encode_samples(buf, &accepted_samples));
+                }
+                if !accepted_exemplars.is_empty() {
+                    frame(&|buf| wal_records::encode_exemplars(buf, &accepted_exemplars));
+                }
+                if !changed_metadata.is_empty() {
+                    frame(&|buf| wal_records::encode_metadata(buf, &changed_metadata));
+                }
+                Some(self.wal.write(&framed)?)
+            }
+        };
+        // Group commit happens outside the head lock so that concurrent writers share one fsync.
+        if let Some(sequence) = sequence {
+            if self.wal.sync_policy() == oxeye_wal::SyncPolicy::Always {
+                self.wal.sync_through(sequence)?;
+            }
+        }
+        outcome.samples_accepted = accepted_samples.len();
+        outcome.exemplars_accepted = accepted_exemplars.len();
+        outcome.series_created = new_series.len();
+        self.stats.samples_appended.fetch_add(outcome.samples_accepted as u64, Ordering::Relaxed);
+        self.stats.exemplars_appended.fetch_add(outcome.exemplars_accepted as u64, Ordering::Relaxed);
+        self.stats.series_created.fetch_add(outcome.series_created as u64, Ordering::Relaxed);
+        for rejection in &outcome.rejections {
+            self.stats.count_rejection(rejection);
+        }
+        Ok(outcome)
+    }
+
+    fn check_rate(&self, batch: &WriteBatch) -> Option<Rejection> {
+        let rate = self.limits.ingestion_rate_samples_per_second;
+        if rate == 0 {
+            return None;
+        }
+        let samples = batch.sample_count();
+        let mut limiter = self.rate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        // A burst of one second's worth of samples is allowed, as Mimir's default burst equals the rate.
+        let capacity = rate as f64;
+        limiter.tokens = (limiter.tokens + now.duration_since(limiter.last).as_secs_f64() * rate as f64).min(capacity);
+        limiter.last = now;
+        if samples as f64 <= limiter.tokens {
+            limiter.tokens -= samples as f64;
+            return None;
+        }
+        Some(Rejection::new(
+            RejectReason::RateLimit,
+            "",
+            samples,
+            format!("ingestion rate limit of {rate} samples/s exceeded for tenant {}, {samples} samples refused", self.tenant),
+        ))
+    }
+
+    fn check_labels(&self, labels: &Labels, samples: usize) -> Option<Rejection> {
+        let limits = &self.limits;
+        let reject = |reason: RejectReason, message: String| Some(Rejection::new(reason, labels.to_string(), samples, message));
+        if labels.len() > limits.max_labels_per_series {
+            return reject(
+                RejectReason::TooManyLabels,
+                format!("series {labels} has {} labels, the limit is {}", labels.len(), limits.max_labels_per_series),
+            );
+        }
+        if labels.metric_name().is_none() {
+            return reject(RejectReason::MissingMetricName, format!("series {labels} has no metric name"));
+        }
+        for label in labels {
+            if label.name.len() > limits.max_label_name_length {
+                return reject(
+                    RejectReason::LabelNameTooLong,
+                    format!("label name {:?} of series {labels} is longer than {} bytes", label.name, limits.max_label_name_length),
+                );
+            }
+            if label.value.len() > limits.max_label_value_length {
+                return reject(
+                    RejectReason::LabelValueTooLong,
+                    format!(
+                        "value of label {:?} of series {labels} is {} bytes, longer than {}",
+                        label.name,
+                        label.value.len(),
+                        limits.max_label_value_length
+                    ),
+                );
+            }
+        }
+        None
+    }
+
+    /// Background work, in order: cut blocks from the head while it spans more than 1.5 block ranges (as
+    /// Prometheus does), checkpoint the WAL, compact, apply retention.
+    pub fn maintain(&self, now_ms: i64) -> Result<(), StoreError> {
+        let _guard = self.maintenance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cut = false;
+        while self.cut_oldest_range(false)? {
+            cut = true;
+        }
+        if cut {
+            self.checkpoint()?;
+        }
+        crate::compaction::compact(self)?;
+        self.apply_retention(now_ms)
+    }
+
+    /// Writes everything in the head into blocks and checkpoints the WAL (the `/api/v1/admin/flush` endpoint and
+    /// benchmarks use it). Samples older than the newest flushed one are refused afterwards.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let _guard = self.maintenance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while self.cut_oldest_range(true)? {}
+        self.checkpoint()?;
+        crate::compaction::compact(self)
+    }
+
+    /// Cuts the oldest block range out of the head. With `force`, also the newest, partial range (ending just
+    /// after the newest sample). Returns false if there was nothing to cut.
+    fn cut_oldest_range(&self, force: bool) -> Result<bool, StoreError> {
+        let range = self.block_range_ms;
+        let (start, end, series) = {
+            let mut head = self.lock_head();
+            let Some(min_t) = head.min_time() else { return Ok(false) };
+            let max_t = head.max_t;
+            if !force && max_t.saturating_sub(min_t) <= range / 2 * 3 {
+                return Ok(false);
+            }
+            let start = min_t.div_euclid(range) * range;
+            let end = (start + range).min(max_t.saturating_add(1)).max(start + 1);
+            // Close the range to writers before releasing the lock, so nothing lands in it while it is written.
+            head.min_valid_time = head.min_valid_time.max(end);
+            (start, end, head.collect_range(start, end))
+        };
+        let id = new_block_id();
+        let blocks_dir = self.dir.join(files::BLOCKS_DIR);
+        let mut writer = BlockWriter::create(&blocks_dir, &id)?;
+        for (labels, samples) in &series {
+            writer.add(labels, samples)?;
+        }
+        drop(series);
+        if writer.finish(start, end, CompactionInfo { level: 1, sources: vec![id.clone()] })?.is_some() {
+            let block = Block::open(&blocks_dir.join(&id))?;
+            self.add_block(Arc::new(block));
+            self.stats.blocks_cut.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(tenant = %self.tenant, start, end, "cut block from head");
+        }
+        self.lock_head().truncate_before(end);
+        Ok(true)
+    }
+
+    /// Replaces the WAL up to now with a checkpoint of the head's state.
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let (through, records) = {
+            let head = self.lock_head();
+            let through = self.wal.cut_segment()?;
+            (through, checkpoint_records(&head))
+        };
+        self.wal.write_checkpoint(through, records.iter().map(Vec::as_slice))?;
+        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn add_block(&self, block: Arc<Block>) {
+        let mut blocks = self.blocks.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        blocks.push(block);
+        blocks.sort_by_key(|b| (b.meta.min_time, b.meta.max_time));
+    }
+
+    /// Removes blocks from the list and deletes their directories.
+    pub(crate) fn remove_blocks(&self, ids: &[String]) -> Result<(), StoreError> {
+        {
+            let mut blocks = self.blocks.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            blocks.retain(|b| !ids.contains(&b.meta.id));
+        }
+        let blocks_dir = self.dir.join(files::BLOCKS_DIR);
+        for id in ids {
+            let dir = blocks_dir.join(id);
+            let deleting = blocks_dir.join(format!("{id}{}", files::DELETING_SUFFIX));
+            // Rename first so a crash mid-delete never leaves a half-deleted block that looks whole.
+            std::fs::rename(&dir, &deleting).map_err(|e| StoreError::io(&dir, e))?;
+            std::fs::remove_dir_all(&deleting).map_err(|e| StoreError::io(&deleting, e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes whole blocks whose newest data is older than the retention.
+    fn apply_retention(&self, now_ms: i64) -> Result<(), StoreError> {
+        let cutoff = now_ms.saturating_sub(self.limits.retention.as_millis() as i64);
+        let expired: Vec<String> =
+            self.blocks_snapshot().iter().filter(|b| b.meta.max_time <= cutoff).map(|b| b.meta.id.clone()).collect();
+        if expired.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(tenant = %self.tenant, blocks = expired.len(), "retention: deleting expired blocks");
+        self.remove_blocks(&expired)?;
+        self.stats.blocks_deleted.fetch_add(expired.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Fsyncs the WAL (for the interval sync policy and shutdown).
+    pub fn sync_wal(&self) -> Result<(), StoreError> {
+        Ok(self.wal.sync()?)
+    }
+}
+
+fn sample_rejection(reason: RejectReason, labels: &Labels, count: usize, timestamp: i64) -> Rejection {
+    let what = match reason {
+        RejectReason::SampleTooOld => "too old",
+        RejectReason::SampleTooNew => "too far in the future",
+        RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
+        _ => "out of order sample",
+    };
+    Rejection::new(reason, labels.to_string(), count, format!("{what}: {count} sample(s) of series {labels}, first at timestamp {timestamp}"))
+}
+
+fn apply_replayed(head: &mut Head, record: Record, newest_block_end: i64) {
+    match record {
+        Record::Series(series) => {
+            for (id, labels) in series {
+                head.create_for_replay(id, &labels);
+            }
+        }
+        Record::Samples(samples) => {
+            for (id, timestamp, value) in samples {
+                if timestamp >= newest_block_end {
+                    head.apply_sample(id, timestamp, value);
+                }
+            }
+        }
+        Record::Exemplars(exemplars) => {
+            for (id, exemplar) in exemplars {
+                head.add_exemplar(id, exemplar, usize::MAX);
+            }
+        }
+        Record::Metadata(metadata) => {
+            for entry in &metadata {
+                head.set_metadata(entry);
+            }
+        }
+        Record::Chunk { series, min_t, max_t, bytes } => {
+            if max_t >= newest_block_end {
+                head.apply_chunk(series, min_t, max_t, bytes);
+            }
+        }
+        Record::HeadState { min_valid_time } => head.min_valid_time = head.min_valid_time.max(min_valid_time),
+    }
+}
+
+fn checkpoint_records(head: &Head) -> Vec<Vec<u8>> {
+    let mut records = Vec::new();
+    let mut buf = Vec::new();
+    wal_records::encode_head_state(&mut buf, head.min_valid_time);
+    records.push(std::mem::take(&mut buf));
+    let all = head.all_series();
+    for batch in all.chunks(1000) {
+        let labels: Vec<(u32, Labels)> = batch.iter().map(|(id, s)| (*id, head.labels_for_symbols(&s.labels))).collect();
+        let refs: Vec<(u32, &Labels)> = labels.iter().map(|(id, l)| (*id, l)).collect();
+        wal_records::encode_series(&mut buf, &refs);
+        records.push(std::mem::take(&mut buf));
+    }
+    for (id, series) in &all {
+        for chunk in &series.chunks {
+            wal_records::encode_chunk(&mut buf, *id, chunk.min_t, chunk.max_t, &chunk.bytes);
+            records.push(std::mem::take(&mut buf));
+        }
+        if let Some(open) = &series.open {
+            if let Some(max_t) = open.appender.last_timestamp() {
+                wal_records::encode_chunk(&mut buf, *id, open.min_t, max_t, open.appender.bytes());
+                records.push(std::mem::take(&mut buf));
+            }
+        }
+        if !series.out_of_order.is_empty() {
+            let samples: Vec<(u32, i64, f64)> = series.out_of_order.iter().map(|s| (*id, s.timestamp_ms, s.value)).collect();
+            wal_records::encode_samples(&mut buf, &samples);
+            records.push(std::mem::take(&mut buf));
+        }
+        if !series.exemplars.is_empty() {
+            let exemplars: Vec<(u32, &oxeye_model::Exemplar)> = series.exemplars.iter().map(|e| (*id, e)).collect();
+            wal_records::encode_exemplars(&mut buf, &exemplars);
+            records.push(std::mem::take(&mut buf));
+        }
+    }
+    let metadata: Vec<_> = head.metadata.values().collect();
+    if !metadata.is_empty() {
+        wal_records::encode_metadata(&mut buf, &metadata);
+        records.push(buf);
+    }
+    records
+}
+
+fn load_blocks(blocks_dir: &Path) -> Result<Vec<Arc<Block>>, StoreError> {
+    let mut blocks = Vec::new();
+    for entry in std::fs::read_dir(blocks_dir).map_err(|e| StoreError::io(blocks_dir, e))? {
+        let entry = entry.map_err(|e| StoreError::io(blocks_dir, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = entry.path();
+        if name.ends_with(files::TMP_SUFFIX) || name.ends_with(files::DELETING_SUFFIX) {
+            // An interrupted write or delete: the block was never (or is no longer) part of the store.
+            std::fs::remove_dir_all(&path).map_err(|e| StoreError::io(&path, e))?;
+            continue;
+        }
+        if path.is_dir() {
+            blocks.push(Arc::new(Block::open(&path)?));
+        }
+    }
+    blocks.sort_by_key(|b| (b.meta.min_time, b.meta.max_time));
+    Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,18 @@
+//! The signal types every oxeye layer shares.
+//!
+//! Receivers (`oxeye-ingest`) decode wire formats into these types, storage engines persist them and query engines
+//! read them back. Nothing here knows about a protocol or a file format: this crate is the vocabulary, not the
+//! grammar. Metrics follow the Prometheus data model: a series is a sorted set of labels (the metric name is the
+//! `__name__` label), a sample is a millisecond timestamp with a float value.
+
+mod labels;
+mod metrics;
+mod rejection;
+mod tenant;
+
+pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME_LABEL};
+pub use metrics::{
+    is_stale_nan, Exemplar, MetricMetadata, MetricType, Sample, TimeSeries, WriteBatch, STALE_NAN, STALE_NAN_BITS,
+};
+pub use rejection::{RejectReason, Rejection};
+pub use tenant::{TenantId, TenantIdError, DEFAULT_TENANT, MAX_TENANT_ID_LEN};

@@ -125,6 +125,13 @@ impl<'a> BitReader<'a> {
     }
 }
 
+impl BitWriter {
+    /// Mutable access to the written bytes (for patching a fixed-size header).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,12 +165,5 @@ mod tests {
         let mut reader = BitReader::new(&bytes[..1]);
         assert_eq!(reader.read_bits(8).unwrap(), 0b1011_0001);
         assert!(reader.read_bit().is_err());
-    }
-}
-
-impl BitWriter {
-    /// Mutable access to the written bytes (for patching a fixed-size header).
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.bytes
     }
 }

@@ -59,7 +59,8 @@ pub fn put_bytes(dst: &mut Vec<u8>, bytes: &[u8]) {
 /// Reads a length-prefixed byte string written by [`put_bytes`].
 pub fn get_bytes<'a>(src: &'a [u8], pos: &mut usize) -> Result<&'a [u8], DecodeError> {
     let len = get_uvarint(src, pos)? as usize;
-    let end = pos.checked_add(len).filter(|end| *end <= src.len()).ok_or(DecodeError::UnexpectedEof { offset: src.len() })?;
+    let end =
+        pos.checked_add(len).filter(|end| *end <= src.len()).ok_or(DecodeError::UnexpectedEof { offset: src.len() })?;
     let bytes = &src[*pos..end];
     *pos = end;
     Ok(bytes)

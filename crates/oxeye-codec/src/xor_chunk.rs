@@ -15,8 +15,8 @@
 //! ```
 //! Timestamps within a chunk must be strictly increasing; the appender refuses anything else.
 
-use crate::bits::{BitReader, BitWriter};
 use crate::DecodeError;
+use crate::bits::{BitReader, BitWriter};
 
 /// Most samples one chunk may hold (the count is a `u16`).
 pub const MAX_SAMPLES_PER_CHUNK: usize = u16::MAX as usize;

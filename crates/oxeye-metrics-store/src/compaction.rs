@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use oxeye_model::{Labels, Sample};
 
-use crate::block::{files, new_block_id, Block, BlockWriter, CompactionInfo};
+use crate::block::{Block, BlockWriter, CompactionInfo, files, new_block_id};
 use crate::head::dedup_by_timestamp;
 use crate::{StoreError, TenantDb};
 
@@ -86,8 +86,7 @@ fn merge(db: &TenantDb, group: &[Arc<Block>]) -> Result<(), StoreError> {
     let mut cursors: Vec<(usize, u32, Option<Labels>)> =
         group.iter().enumerate().map(|(i, b)| (i, 0, (b.num_series() > 0).then(|| b.labels(0)))).collect();
     let mut samples: Vec<Sample> = Vec::new();
-    loop {
-        let Some(smallest) = cursors.iter().filter_map(|c| c.2.as_ref()).min().cloned() else { break };
+    while let Some(smallest) = cursors.iter().filter_map(|c| c.2.as_ref()).min().cloned() {
         samples.clear();
         for (block_index, series_id, labels) in &mut cursors {
             if labels.as_ref() != Some(&smallest) {

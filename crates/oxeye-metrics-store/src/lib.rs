@@ -28,6 +28,7 @@ mod tenant_reader;
 mod wal_records;
 
 pub use error::StoreError;
-pub use options::{parse_duration, Limits, StoreOptions};
+pub use options::{Limits, StoreOptions, parse_duration};
+pub use oxeye_wal::SyncPolicy as WalSyncPolicy;
 pub use store::{MetricsStore, TenantSummary};
 pub use tenant_db::{AppendOutcome, TenantDb, TenantStats};

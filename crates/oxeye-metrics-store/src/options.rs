@@ -120,7 +120,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "d" => 86_400_000,
             "w" => 7 * 86_400_000,
             "y" => 365 * 86_400_000,
-            _ => return Err(format!("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m, h, d, w, y)")),
+            _ => {
+                return Err(format!("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m, h, d, w, y)"));
+            }
         };
         total_ms = total_ms.saturating_add(number.saturating_mul(unit_ms));
     }
@@ -133,7 +135,9 @@ mod tests {
 
     #[test]
     fn durations_parse_like_prometheus() {
-        let f = |text: &str, want_ms: u64| assert_eq!(parse_duration(text).unwrap(), Duration::from_millis(want_ms), "{text}");
+        let f = |text: &str, want_ms: u64| {
+            assert_eq!(parse_duration(text).unwrap(), Duration::from_millis(want_ms), "{text}")
+        };
         f("7d", 7 * 86_400_000);
         f("1h30m", 5_400_000);
         f("500ms", 500);

@@ -154,7 +154,8 @@ mod tests {
             &[("__name__", "up"), ("job", "db")],
             &[("__name__", "down"), ("job", "api"), ("env", "dev")],
         ]);
-        let f = |matchers: Vec<Matcher>, want: &[u32]| assert_eq!(select_postings(&index, &matchers), want, "{matchers:?}");
+        let f =
+            |matchers: Vec<Matcher>, want: &[u32]| assert_eq!(select_postings(&index, &matchers), want, "{matchers:?}");
         f(vec![Matcher::equal("__name__", "up")], &[0, 1]);
         f(vec![Matcher::equal("__name__", "up"), Matcher::equal("job", "api")], &[0]);
         f(vec![Matcher::equal("env", "")], &[1]);

@@ -41,7 +41,9 @@ impl MetricsStore {
                     store.tenant(&tenant)?;
                 }
                 Ok(_) => {}
-                Err(error) => tracing::warn!(directory = %name, %error, "ignoring directory that is not a tenant"),
+                Err(error) => {
+                    tracing::warn!(directory = %name, %error, "ignoring directory that is not a tenant")
+                }
             }
         }
         Ok(store)

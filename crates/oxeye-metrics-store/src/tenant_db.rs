@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use oxeye_model::{Labels, RejectReason, Rejection, TenantId, WriteBatch};
-use oxeye_wal::{frame_record, Wal, WalOptions};
+use oxeye_wal::{Wal, WalOptions, frame_record};
 
-use crate::block::{files, new_block_id, Block, BlockWriter, CompactionInfo};
+use crate::block::{Block, BlockWriter, CompactionInfo, files, new_block_id};
 use crate::head::{Head, SampleVerdict};
 use crate::wal_records::{self, Record};
 use crate::{Limits, StoreError, StoreOptions};
@@ -163,52 +163,64 @@ impl TenantDb {
                     outcome.rejections.push(rejection);
                     continue;
                 }
-                let id = match head.lookup(&series.labels) {
-                    Some(id) => id,
-                    None => {
-                        if head.num_series() >= self.limits.max_active_series {
-                            outcome.rejections.push(Rejection::new(
-                                RejectReason::SeriesLimit,
-                                series.labels.to_string(),
-                                series.samples.len(),
-                                format!(
-                                    "per-tenant series limit of {} exceeded, series {} was not created",
-                                    self.limits.max_active_series, series.labels
-                                ),
-                            ));
-                            continue;
-                        }
-                        let id = head.create(&series.labels, None);
-                        new_series.push((id, &series.labels));
-                        id
-                    }
-                };
-                sorted.clear();
-                sorted.extend_from_slice(&series.samples);
-                sorted.sort_by_key(|s| s.timestamp_ms);
                 // Refusals of this series' samples, grouped by reason: (reason, count, first timestamp).
                 let mut refused: Vec<(RejectReason, usize, i64)> = Vec::new();
-                let mut refuse = |reason: RejectReason, timestamp: i64| match refused.iter_mut().find(|r| r.0 == reason) {
-                    Some(entry) => entry.1 += 1,
-                    None => refused.push((reason, 1, timestamp)),
+                // Age limits first, so that a series whose every sample is refused is never created.
+                sorted.clear();
+                for sample in &series.samples {
+                    if sample.timestamp_ms < min_timestamp {
+                        add_refusal(&mut refused, RejectReason::SampleTooOld, sample.timestamp_ms);
+                    } else if sample.timestamp_ms > max_timestamp {
+                        add_refusal(&mut refused, RejectReason::SampleTooNew, sample.timestamp_ms);
+                    } else {
+                        sorted.push(*sample);
+                    }
+                }
+                sorted.sort_by_key(|s| s.timestamp_ms);
+                let id = if sorted.is_empty() && series.exemplars.is_empty() {
+                    None
+                } else {
+                    match head.lookup(&series.labels) {
+                        Some(id) => Some(id),
+                        None => {
+                            if head.num_series() >= self.limits.max_active_series {
+                                outcome.rejections.push(Rejection::new(
+                                    RejectReason::SeriesLimit,
+                                    series.labels.to_string(),
+                                    sorted.len(),
+                                    format!(
+                                        "per-tenant series limit of {} exceeded, series {} was not created",
+                                        self.limits.max_active_series, series.labels
+                                    ),
+                                ));
+                                None
+                            } else {
+                                let id = head.create(&series.labels, None);
+                                new_series.push((id, &series.labels));
+                                Some(id)
+                            }
+                        }
+                    }
+                };
+                let Some(id) = id else {
+                    for (reason, count, timestamp) in refused {
+                        outcome.rejections.push(sample_rejection(reason, &series.labels, count, timestamp));
+                    }
+                    continue;
                 };
                 for sample in &sorted {
-                    if sample.timestamp_ms < min_timestamp {
-                        refuse(RejectReason::SampleTooOld, sample.timestamp_ms);
-                        continue;
-                    }
-                    if sample.timestamp_ms > max_timestamp {
-                        refuse(RejectReason::SampleTooNew, sample.timestamp_ms);
-                        continue;
-                    }
                     match head.check_sample(id, sample.timestamp_ms, sample.value, ooo_window_ms) {
                         SampleVerdict::InOrder | SampleVerdict::OutOfOrder => {
                             head.apply_sample(id, sample.timestamp_ms, sample.value);
                             accepted_samples.push((id, sample.timestamp_ms, sample.value));
                         }
                         SampleVerdict::Duplicate => {}
-                        SampleVerdict::Conflict => refuse(RejectReason::DuplicateTimestamp, sample.timestamp_ms),
-                        SampleVerdict::TooOld => refuse(RejectReason::OutOfOrder, sample.timestamp_ms),
+                        SampleVerdict::Conflict => {
+                            add_refusal(&mut refused, RejectReason::DuplicateTimestamp, sample.timestamp_ms)
+                        }
+                        SampleVerdict::TooOld => {
+                            add_refusal(&mut refused, RejectReason::OutOfOrder, sample.timestamp_ms)
+                        }
                     }
                 }
                 for (reason, count, timestamp) in refused {
@@ -221,7 +233,11 @@ impl TenantDb {
             }
             let changed_metadata: Vec<_> = batch.metadata.iter().filter(|m| head.set_metadata(m)).collect();
 
-            if new_series.is_empty() && accepted_samples.is_empty() && accepted_exemplars.is_empty() && changed_metadata.is_empty() {
+            if new_series.is_empty()
+                && accepted_samples.is_empty()
+                && accepted_exemplars.is_empty()
+                && changed_metadata.is_empty()
+            {
                 None
             } else {
                 let mut framed = Vec::with_capacity(accepted_samples.len() * 14 + 64);
@@ -247,10 +263,10 @@ impl TenantDb {
             }
         };
         // Group commit happens outside the head lock so that concurrent writers share one fsync.
-        if let Some(sequence) = sequence {
-            if self.wal.sync_policy() == oxeye_wal::SyncPolicy::Always {
-                self.wal.sync_through(sequence)?;
-            }
+        if let Some(sequence) = sequence
+            && self.wal.sync_policy() == oxeye_wal::SyncPolicy::Always
+        {
+            self.wal.sync_through(sequence)?;
         }
         outcome.samples_accepted = accepted_samples.len();
         outcome.exemplars_accepted = accepted_exemplars.len();
@@ -284,13 +300,17 @@ impl TenantDb {
             RejectReason::RateLimit,
             "",
             samples,
-            format!("ingestion rate limit of {rate} samples/s exceeded for tenant {}, {samples} samples refused", self.tenant),
+            format!(
+                "ingestion rate limit of {rate} samples/s exceeded for tenant {}, {samples} samples refused",
+                self.tenant
+            ),
         ))
     }
 
     fn check_labels(&self, labels: &Labels, samples: usize) -> Option<Rejection> {
         let limits = &self.limits;
-        let reject = |reason: RejectReason, message: String| Some(Rejection::new(reason, labels.to_string(), samples, message));
+        let reject =
+            |reason: RejectReason, message: String| Some(Rejection::new(reason, labels.to_string(), samples, message));
         if labels.len() > limits.max_labels_per_series {
             return reject(
                 RejectReason::TooManyLabels,
@@ -304,7 +324,10 @@ impl TenantDb {
             if label.name.len() > limits.max_label_name_length {
                 return reject(
                     RejectReason::LabelNameTooLong,
-                    format!("label name {:?} of series {labels} is longer than {} bytes", label.name, limits.max_label_name_length),
+                    format!(
+                        "label name {:?} of series {labels} is longer than {} bytes",
+                        label.name, limits.max_label_name_length
+                    ),
                 );
             }
             if label.value.len() > limits.max_label_value_length {
@@ -352,7 +375,9 @@ impl TenantDb {
         let range = self.block_range_ms;
         let (start, end, series) = {
             let mut head = self.lock_head();
-            let Some(min_t) = head.min_time() else { return Ok(false) };
+            let Some(min_t) = head.min_time() else {
+                return Ok(false);
+            };
             let max_t = head.max_t;
             if !force && max_t.saturating_sub(min_t) <= range / 2 * 3 {
                 return Ok(false);
@@ -435,6 +460,14 @@ impl TenantDb {
     }
 }
 
+/// Counts one refused sample under `reason`, remembering the first refused timestamp.
+fn add_refusal(refused: &mut Vec<(RejectReason, usize, i64)>, reason: RejectReason, timestamp: i64) {
+    match refused.iter_mut().find(|r| r.0 == reason) {
+        Some(entry) => entry.1 += 1,
+        None => refused.push((reason, 1, timestamp)),
+    }
+}
+
 fn sample_rejection(reason: RejectReason, labels: &Labels, count: usize, timestamp: i64) -> Rejection {
     let what = match reason {
         RejectReason::SampleTooOld => "too old",
@@ -442,7 +475,12 @@ fn sample_rejection(reason: RejectReason, labels: &Labels, count: usize, timesta
         RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
         _ => "out of order sample",
     };
-    Rejection::new(reason, labels.to_string(), count, format!("{what}: {count} sample(s) of series {labels}, first at timestamp {timestamp}"))
+    Rejection::new(
+        reason,
+        labels.to_string(),
+        count,
+        format!("{what}: {count} sample(s) of series {labels}, first at timestamp {timestamp}"),
+    )
 }
 
 fn apply_replayed(head: &mut Head, record: Record, newest_block_end: i64) {
@@ -485,7 +523,8 @@ fn checkpoint_records(head: &Head) -> Vec<Vec<u8>> {
     records.push(std::mem::take(&mut buf));
     let all = head.all_series();
     for batch in all.chunks(1000) {
-        let labels: Vec<(u32, Labels)> = batch.iter().map(|(id, s)| (*id, head.labels_for_symbols(&s.labels))).collect();
+        let labels: Vec<(u32, Labels)> =
+            batch.iter().map(|(id, s)| (*id, head.labels_for_symbols(&s.labels))).collect();
         let refs: Vec<(u32, &Labels)> = labels.iter().map(|(id, l)| (*id, l)).collect();
         wal_records::encode_series(&mut buf, &refs);
         records.push(std::mem::take(&mut buf));
@@ -495,14 +534,15 @@ fn checkpoint_records(head: &Head) -> Vec<Vec<u8>> {
             wal_records::encode_chunk(&mut buf, *id, chunk.min_t, chunk.max_t, &chunk.bytes);
             records.push(std::mem::take(&mut buf));
         }
-        if let Some(open) = &series.open {
-            if let Some(max_t) = open.appender.last_timestamp() {
-                wal_records::encode_chunk(&mut buf, *id, open.min_t, max_t, open.appender.bytes());
-                records.push(std::mem::take(&mut buf));
-            }
+        if let Some(open) = &series.open
+            && let Some(max_t) = open.appender.last_timestamp()
+        {
+            wal_records::encode_chunk(&mut buf, *id, open.min_t, max_t, open.appender.bytes());
+            records.push(std::mem::take(&mut buf));
         }
         if !series.out_of_order.is_empty() {
-            let samples: Vec<(u32, i64, f64)> = series.out_of_order.iter().map(|s| (*id, s.timestamp_ms, s.value)).collect();
+            let samples: Vec<(u32, i64, f64)> =
+                series.out_of_order.iter().map(|s| (*id, s.timestamp_ms, s.value)).collect();
             wal_records::encode_samples(&mut buf, &samples);
             records.push(std::mem::take(&mut buf));
         }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use oxeye_model::{Labels, MetricMetadata, Sample};
 use oxeye_storage_api::{MetricsReader, ReadError, SelectRequest, SeriesExemplars, SeriesSamples};
 
-use crate::head::{dedup_by_timestamp, Head, MemSeries};
-use crate::postings::{select_postings, PostingsIndex};
 use crate::TenantDb;
+use crate::head::{Head, MemSeries, dedup_by_timestamp};
+use crate::postings::{PostingsIndex, select_postings};
 
 fn head_series_overlaps(series: &MemSeries, start: i64, end: i64) -> bool {
     let newest = series.max_t.max(series.out_of_order.last().map_or(i64::MIN, |s| s.timestamp_ms));
@@ -19,7 +19,11 @@ fn head_overlaps(head: &Head, start: i64, end: i64) -> bool {
 }
 
 impl TenantDb {
-    fn collect_series(&self, request: &SelectRequest, with_samples: bool) -> Result<BTreeMap<Labels, Vec<Sample>>, ReadError> {
+    fn collect_series(
+        &self,
+        request: &SelectRequest,
+        with_samples: bool,
+    ) -> Result<BTreeMap<Labels, Vec<Sample>>, ReadError> {
         let (start, end) = (request.start_ms, request.end_ms);
         let mut merged: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
         for block in self.blocks_snapshot().iter().filter(|b| b.overlaps(start, end)) {
@@ -35,11 +39,15 @@ impl TenantDb {
         }
         let head = self.lock_head();
         for id in select_postings(&*head, &request.matchers) {
-            let Some(series) = head.series(id) else { continue };
+            let Some(series) = head.series(id) else {
+                continue;
+            };
             if !head_series_overlaps(series, start, end) {
                 continue;
             }
-            let Some(labels) = head.labels_of(id) else { continue };
+            let Some(labels) = head.labels_of(id) else {
+                continue;
+            };
             let entry = merged.entry(labels).or_default();
             if with_samples {
                 series.samples_in(start, end, entry);
@@ -124,17 +132,19 @@ impl MetricsReader for TenantDb {
         let head = self.lock_head();
         let mut out = Vec::new();
         for id in select_postings(&*head, &request.matchers) {
-            let Some(series) = head.series(id) else { continue };
+            let Some(series) = head.series(id) else {
+                continue;
+            };
             let exemplars: Vec<_> = series
                 .exemplars
                 .iter()
                 .filter(|e| e.timestamp_ms >= request.start_ms && e.timestamp_ms <= request.end_ms)
                 .cloned()
                 .collect();
-            if !exemplars.is_empty() {
-                if let Some(labels) = head.labels_of(id) {
-                    out.push(SeriesExemplars { labels, exemplars });
-                }
+            if !exemplars.is_empty()
+                && let Some(labels) = head.labels_of(id)
+            {
+                out.push(SeriesExemplars { labels, exemplars });
             }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));

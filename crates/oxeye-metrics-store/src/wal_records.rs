@@ -4,8 +4,8 @@
 //! in the order they were accepted; checkpoints also hold `Chunk` records (a head chunk, already compressed) and
 //! one `HeadState` record.
 
-use oxeye_codec::varint::{get_bytes, get_str, get_uvarint, get_varint, put_bytes, put_uvarint, put_varint};
 use oxeye_codec::DecodeError;
+use oxeye_codec::varint::{get_bytes, get_str, get_uvarint, get_varint, put_bytes, put_uvarint, put_varint};
 use oxeye_model::{Exemplar, Label, Labels, MetricMetadata, MetricType};
 
 pub(crate) const RECORD_SERIES: u8 = 1;
@@ -184,7 +184,8 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let labels = Labels::from_pairs([("__name__", "up"), ("job", "api")]).unwrap();
-        let exemplar = Exemplar { labels: Labels::from_pairs([("trace_id", "abc")]).unwrap(), value: 2.5, timestamp_ms: 7 };
+        let exemplar =
+            Exemplar { labels: Labels::from_pairs([("trace_id", "abc")]).unwrap(), value: 2.5, timestamp_ms: 7 };
         let metadata = MetricMetadata {
             metric_family: "up".into(),
             metric_type: MetricType::Gauge,

@@ -73,10 +73,7 @@ impl Labels {
 
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|label| label.name.as_str().cmp(name))
-            .ok()
-            .map(|index| self.0[index].value.as_str())
+        self.0.binary_search_by(|label| label.name.as_str().cmp(name)).ok().map(|index| self.0[index].value.as_str())
     }
 
     /// The metric name (`__name__`), if present.

@@ -12,7 +12,7 @@ mod tenant;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME_LABEL};
 pub use metrics::{
-    is_stale_nan, Exemplar, MetricMetadata, MetricType, Sample, TimeSeries, WriteBatch, STALE_NAN, STALE_NAN_BITS,
+    Exemplar, MetricMetadata, MetricType, STALE_NAN, STALE_NAN_BITS, Sample, TimeSeries, WriteBatch, is_stale_nan,
 };
 pub use rejection::{RejectReason, Rejection};
-pub use tenant::{TenantId, TenantIdError, DEFAULT_TENANT, MAX_TENANT_ID_LEN};
+pub use tenant::{DEFAULT_TENANT, MAX_TENANT_ID_LEN, TenantId, TenantIdError};

@@ -93,7 +93,9 @@ mod tests {
 
     #[test]
     fn matchers_follow_prometheus_semantics() {
-        let f = |matcher: Matcher, value: &str, want: bool| assert_eq!(matcher.matches(value), want, "{matcher:?} on {value:?}");
+        let f = |matcher: Matcher, value: &str, want: bool| {
+            assert_eq!(matcher.matches(value), want, "{matcher:?} on {value:?}")
+        };
         f(Matcher::equal("a", "x"), "x", true);
         f(Matcher::equal("a", ""), "", true);
         f(Matcher::not_equal("a", "x"), "", true);

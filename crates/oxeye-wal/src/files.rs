@@ -51,10 +51,11 @@ pub(crate) fn list_dir(dir: &Path) -> std::io::Result<DirListing> {
             if let Ok(number) = number.parse() {
                 listing.checkpoints.push(number);
             }
-        } else if name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(number) = name.parse() {
-                listing.segments.push(number);
-            }
+        } else if name.len() == 16
+            && name.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(number) = name.parse()
+        {
+            listing.segments.push(number);
         }
     }
     listing.segments.sort_unstable();

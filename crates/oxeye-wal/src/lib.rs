@@ -17,7 +17,7 @@ mod files;
 mod reader;
 mod writer;
 
-pub use files::{checkpoint_file_name, segment_file_name, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, WAL_FORMAT_VERSION};
+pub use files::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, WAL_FORMAT_VERSION, checkpoint_file_name, segment_file_name};
 pub use reader::{ReplayStats, replay};
 pub use writer::{SyncPolicy, Wal, WalOptions, WalStats, frame_record};
 

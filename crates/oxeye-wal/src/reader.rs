@@ -4,8 +4,8 @@ use std::fs::OpenOptions;
 use std::io::Read;
 use std::path::Path;
 
-use crate::files::{checkpoint_file_name, list_dir, segment_file_name, sync_dir, SEGMENT_HEADER_LEN, SEGMENT_MAGIC};
-use crate::{WalError, MAX_RECORD_LEN};
+use crate::files::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, checkpoint_file_name, list_dir, segment_file_name, sync_dir};
+use crate::{MAX_RECORD_LEN, WalError};
 
 /// What a replay found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -57,7 +57,8 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(&[u8])) -> Result<ReplayStats, W
                 // Crashed right after creating the segment: rewrite its header.
                 truncate_file(&path, 0)?;
                 let mut file = OpenOptions::new().append(true).open(&path).map_err(|e| WalError::io(&path, e))?;
-                std::io::Write::write_all(&mut file, &crate::files::segment_header()).map_err(|e| WalError::io(&path, e))?;
+                std::io::Write::write_all(&mut file, &crate::files::segment_header())
+                    .map_err(|e| WalError::io(&path, e))?;
                 file.sync_all().map_err(|e| WalError::io(&path, e))?;
                 continue;
             }

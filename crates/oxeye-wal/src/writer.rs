@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::files::{checkpoint_file_name, list_dir, segment_file_name, segment_header, sync_dir};
-use crate::{WalError, MAX_RECORD_LEN};
+use crate::{MAX_RECORD_LEN, WalError};
 
 /// When the log fsyncs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,9 +251,7 @@ impl Wal {
     /// Total bytes of the files in the log directory.
     pub fn disk_bytes(&self) -> u64 {
         std::fs::read_dir(&self.dir)
-            .map(|entries| {
-                entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()
-            })
+            .map(|entries| entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
             .unwrap_or(0)
     }
 
@@ -264,7 +262,8 @@ impl Wal {
 
 fn create_segment(dir: &Path, number: u64) -> Result<(File, PathBuf), WalError> {
     let path = dir.join(segment_file_name(number));
-    let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(|e| WalError::io(&path, e))?;
+    let mut file =
+        OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(|e| WalError::io(&path, e))?;
     file.write_all(&segment_header()).map_err(|e| WalError::io(&path, e))?;
     sync_dir(dir).map_err(|e| WalError::io(dir, e))?;
     Ok((file, path))

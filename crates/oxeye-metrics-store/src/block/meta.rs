@@ -53,7 +53,7 @@ impl BlockMeta {
 /// A new block id: a ULID (48-bit millisecond time, 80 random bits, Crockford base32), so ids sort by creation.
 pub(crate) fn new_block_id() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u128);
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let random: u128 = rand::rng().random::<u128>() & ((1u128 << 80) - 1);
     let value = ((millis & ((1u128 << 48) - 1)) << 80) | random;
     (0..26).rev().map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize] as char).collect()

@@ -7,7 +7,7 @@ mod meta;
 mod reader;
 mod writer;
 
-pub(crate) use meta::{new_block_id, CompactionInfo};
+pub(crate) use meta::{CompactionInfo, new_block_id};
 pub(crate) use reader::Block;
 pub(crate) use writer::BlockWriter;
 #[cfg(test)]

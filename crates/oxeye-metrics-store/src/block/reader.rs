@@ -9,8 +9,8 @@ use oxeye_model::{Label, Labels, Sample};
 
 use super::files::{self, CHUNKS_MAGIC, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
 use super::meta::BlockMeta;
-use crate::postings::PostingsIndex;
 use crate::StoreError;
+use crate::postings::PostingsIndex;
 
 struct BlockChunkRef {
     min_t: i64,
@@ -143,7 +143,10 @@ impl Block {
         let labels = series
             .labels
             .chunks_exact(2)
-            .map(|pair| Label { name: self.symbols[pair[0] as usize].to_string(), value: self.symbols[pair[1] as usize].to_string() })
+            .map(|pair| Label {
+                name: self.symbols[pair[0] as usize].to_string(),
+                value: self.symbols[pair[1] as usize].to_string(),
+            })
             .collect();
         Labels::from_sorted_unchecked(labels)
     }
@@ -157,9 +160,13 @@ impl Block {
             let data = &self.chunks[chunk.offset as usize..(chunk.offset + chunk.len) as usize];
             let crc_bytes = &self.chunks[(chunk.offset + chunk.len) as usize..(chunk.offset + chunk.len + 4) as usize];
             if crc32c::crc32c(data) != u32::from_le_bytes([crc_bytes[0], crc_bytes[1], crc_bytes[2], crc_bytes[3]]) {
-                return Err(StoreError::corrupt(&self.dir, format!("chunk at offset {} fails its checksum", chunk.offset)));
+                return Err(StoreError::corrupt(
+                    &self.dir,
+                    format!("chunk at offset {} fails its checksum", chunk.offset),
+                ));
             }
-            let (encoding, encoded) = data.split_first().ok_or_else(|| StoreError::corrupt(&self.dir, "empty chunk"))?;
+            let (encoding, encoded) =
+                data.split_first().ok_or_else(|| StoreError::corrupt(&self.dir, "empty chunk"))?;
             if *encoding != ENCODING_XOR {
                 return Err(StoreError::corrupt(&self.dir, format!("unknown chunk encoding {encoding}")));
             }
@@ -192,7 +199,9 @@ impl Block {
 
 impl PostingsIndex for Block {
     fn for_each_value(&self, name: &str, visit: &mut dyn FnMut(&str, &[u32])) {
-        let Some(name_id) = self.symbol_ids.get(name) else { return };
+        let Some(name_id) = self.symbol_ids.get(name) else {
+            return;
+        };
         if let Some(values) = self.postings.get(name_id) {
             for (value, ids) in values {
                 visit(&self.symbols[*value as usize], ids);

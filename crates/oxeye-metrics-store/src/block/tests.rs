@@ -10,7 +10,9 @@ use proptest::prelude::*;
 fn write_and_open(series: &[(Labels, Vec<Sample>)]) -> (tempfile::TempDir, Block) {
     let dir = tempfile::tempdir().unwrap();
     let id = new_block_id();
-    write_block(dir.path(), &id, 0, 1 << 40, series, CompactionInfo { level: 1, sources: vec![id.clone()] }).unwrap().unwrap();
+    write_block(dir.path(), &id, 0, 1 << 40, series, CompactionInfo { level: 1, sources: vec![id.clone()] })
+        .unwrap()
+        .unwrap();
     let block = Block::open(&dir.path().join(&id)).unwrap();
     (dir, block)
 }

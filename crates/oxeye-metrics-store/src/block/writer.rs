@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use oxeye_codec::varint::{put_bytes, put_uvarint, put_varint};
-use oxeye_codec::xor_chunk::{encode_chunk, MAX_SAMPLES_PER_CHUNK};
+use oxeye_codec::xor_chunk::{MAX_SAMPLES_PER_CHUNK, encode_chunk};
 use oxeye_model::{Labels, Sample};
 
 use super::files::{self, CHUNKS_MAGIC, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
@@ -88,7 +88,12 @@ impl BlockWriter {
 
     /// Finishes the block covering `[min_time, max_time)`. Returns `None` (and removes the temporary directory) if
     /// no series was added.
-    pub fn finish(self, min_time: i64, max_time: i64, compaction: CompactionInfo) -> Result<Option<BlockMeta>, StoreError> {
+    pub fn finish(
+        self,
+        min_time: i64,
+        max_time: i64,
+        compaction: CompactionInfo,
+    ) -> Result<Option<BlockMeta>, StoreError> {
         if self.series.is_empty() {
             drop(self.chunks_out);
             std::fs::remove_dir_all(&self.tmp_dir).map_err(|e| StoreError::io(&self.tmp_dir, e))?;

@@ -7,15 +7,15 @@
 
 mod series;
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Arc;
 
 use oxeye_model::{Exemplar, Label, Labels, MetricMetadata, Sample};
 
 use crate::postings::PostingsIndex;
-pub(crate) use series::{dedup_by_timestamp, MemSeries};
+pub(crate) use series::{MemSeries, dedup_by_timestamp};
 
 /// Interned strings: each distinct label name or value is stored once.
 #[derive(Default, Debug)]
@@ -155,19 +155,28 @@ impl Head {
     fn resolve_labels(&self, symbols: &[u32]) -> Labels {
         let labels = symbols
             .chunks_exact(2)
-            .map(|pair| Label { name: self.symbols.resolve(pair[0]).to_string(), value: self.symbols.resolve(pair[1]).to_string() })
+            .map(|pair| Label {
+                name: self.symbols.resolve(pair[0]).to_string(),
+                value: self.symbols.resolve(pair[1]).to_string(),
+            })
             .collect();
         Labels::from_sorted_unchecked(labels)
     }
 
     /// Judges a sample for series `id` given the tenant's out-of-order window.
     pub fn check_sample(&self, id: u32, timestamp: i64, value: f64, out_of_order_window_ms: i64) -> SampleVerdict {
-        let Some(series) = self.series.get(&id) else { return SampleVerdict::InOrder };
+        let Some(series) = self.series.get(&id) else {
+            return SampleVerdict::InOrder;
+        };
         if timestamp > series.max_t {
             return if timestamp < self.min_valid_time { SampleVerdict::TooOld } else { SampleVerdict::InOrder };
         }
         if timestamp == series.max_t {
-            return if value.to_bits() == series.last_value_bits { SampleVerdict::Duplicate } else { SampleVerdict::Conflict };
+            return if value.to_bits() == series.last_value_bits {
+                SampleVerdict::Duplicate
+            } else {
+                SampleVerdict::Conflict
+            };
         }
         let window_start = self.max_t.saturating_sub(out_of_order_window_ms).max(self.min_valid_time);
         if out_of_order_window_ms > 0 && timestamp >= window_start {
@@ -183,7 +192,9 @@ impl Head {
     /// Applies a sample already judged acceptable (or replayed from the WAL).
     pub fn apply_sample(&mut self, id: u32, timestamp: i64, value: f64) {
         let (samples_per_chunk, block_range_ms) = (self.samples_per_chunk, self.block_range_ms);
-        let Some(series) = self.series.get_mut(&id) else { return };
+        let Some(series) = self.series.get_mut(&id) else {
+            return;
+        };
         if timestamp > series.max_t {
             series.append(timestamp, value, samples_per_chunk, block_range_ms);
         } else if timestamp < series.max_t {
@@ -194,7 +205,9 @@ impl Head {
 
     /// Restores a compressed chunk from a checkpoint.
     pub fn apply_chunk(&mut self, id: u32, min_t: i64, max_t: i64, bytes: Vec<u8>) {
-        let Some(series) = self.series.get_mut(&id) else { return };
+        let Some(series) = self.series.get_mut(&id) else {
+            return;
+        };
         series.close_open_chunk();
         let last_value_bits = oxeye_codec::xor_chunk::XorIterator::new(&bytes)
             .ok()
@@ -263,7 +276,9 @@ impl Head {
         let mut ids: Vec<u32> = self.series.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            let Some(series) = self.series.get_mut(&id) else { continue };
+            let Some(series) = self.series.get_mut(&id) else {
+                continue;
+            };
             let mut hasher = self.hasher.build_hasher();
             let mut remapped = Vec::with_capacity(series.labels.len());
             for pair in series.labels.chunks_exact(2) {
@@ -333,7 +348,9 @@ fn insert_sorted(list: &mut Vec<u32>, id: u32) {
 
 impl PostingsIndex for Head {
     fn for_each_value(&self, name: &str, visit: &mut dyn FnMut(&str, &[u32])) {
-        let Some(name_id) = self.symbols.get(name) else { return };
+        let Some(name_id) = self.symbols.get(name) else {
+            return;
+        };
         if let Some(values) = self.postings.get(&name_id) {
             for (value_id, ids) in values {
                 visit(self.symbols.resolve(*value_id), ids);

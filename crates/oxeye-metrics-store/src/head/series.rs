@@ -62,7 +62,11 @@ impl MemSeries {
         if needs_new {
             self.close_open_chunk();
             let range_start = timestamp.div_euclid(block_range_ms) * block_range_ms;
-            self.open = Some(OpenChunk { appender: XorAppender::new(), min_t: timestamp, range_end: range_start + block_range_ms });
+            self.open = Some(OpenChunk {
+                appender: XorAppender::new(),
+                min_t: timestamp,
+                range_end: range_start + block_range_ms,
+            });
         }
         if let Some(open) = &mut self.open {
             let appended = open.appender.append(timestamp, value);
@@ -84,10 +88,10 @@ impl MemSeries {
     }
 
     pub fn close_open_chunk(&mut self) {
-        if let Some(open) = self.open.take() {
-            if let Some(max_t) = open.appender.last_timestamp() {
-                self.chunks.push(HeadChunk { min_t: open.min_t, max_t, bytes: open.appender.finish().into_boxed_slice() });
-            }
+        if let Some(open) = self.open.take()
+            && let Some(max_t) = open.appender.last_timestamp()
+        {
+            self.chunks.push(HeadChunk { min_t: open.min_t, max_t, bytes: open.appender.finish().into_boxed_slice() });
         }
     }
 
@@ -113,10 +117,10 @@ impl MemSeries {
         for chunk in &self.chunks {
             visit_chunk(&chunk.bytes, chunk.min_t, chunk.max_t);
         }
-        if let Some(open) = &self.open {
-            if let Some(max_t) = open.appender.last_timestamp() {
-                visit_chunk(open.appender.bytes(), open.min_t, max_t);
-            }
+        if let Some(open) = &self.open
+            && let Some(max_t) = open.appender.last_timestamp()
+        {
+            visit_chunk(open.appender.bytes(), open.min_t, max_t);
         }
         let in_order_end = out.len();
         out.extend(self.out_of_order.iter().filter(|s| s.timestamp_ms >= start && s.timestamp_ms <= end));
@@ -140,7 +144,11 @@ impl MemSeries {
     /// Drops data older than `cutoff`: whole chunks that end before it, out-of-order samples before it, and
     /// exemplars before it. Returns true if the series holds nothing afterwards.
     pub fn truncate_before(&mut self, cutoff: i64) -> bool {
-        if self.open.as_ref().is_some_and(|open| open.range_end <= cutoff || open.appender.last_timestamp().is_none_or(|t| t < cutoff)) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|open| open.range_end <= cutoff || open.appender.last_timestamp().is_none_or(|t| t < cutoff))
+        {
             self.close_open_chunk();
         }
         self.chunks.retain(|chunk| chunk.max_t >= cutoff);
@@ -160,7 +168,8 @@ impl MemSeries {
         if self.exemplars.iter().any(|e| e.timestamp_ms == exemplar.timestamp_ms && e.labels == exemplar.labels) {
             return;
         }
-        let position = self.exemplars.iter().rposition(|e| e.timestamp_ms <= exemplar.timestamp_ms).map_or(0, |p| p + 1);
+        let position =
+            self.exemplars.iter().rposition(|e| e.timestamp_ms <= exemplar.timestamp_ms).map_or(0, |p| p + 1);
         self.exemplars.insert(position, exemplar);
         while self.exemplars.len() > max_per_series {
             self.exemplars.pop_front();

@@ -53,7 +53,12 @@ fn appended_data_is_read_back_and_survives_restart() {
     let db = open(dir.path(), &options);
     let mut batch = WriteBatch {
         series: vec![series(&[("__name__", "up"), ("job", "a")], &[(NOW - 30_000, 1.0), (NOW - 15_000, 0.0)])],
-        metadata: vec![MetricMetadata { metric_family: "up".into(), metric_type: MetricType::Gauge, help: "h".into(), unit: "".into() }],
+        metadata: vec![MetricMetadata {
+            metric_family: "up".into(),
+            metric_type: MetricType::Gauge,
+            help: "h".into(),
+            unit: "".into(),
+        }],
     };
     batch.series[0].exemplars.push(Exemplar {
         labels: Labels::from_pairs([("trace_id", "abc")]).unwrap(),
@@ -72,7 +77,11 @@ fn appended_data_is_read_back_and_survives_restart() {
     let exemplars = db.select_exemplars(&SelectRequest::new(vec![Matcher::equal("job", "a")], 0, i64::MAX)).unwrap();
     assert_eq!(exemplars[0].exemplars[0].labels.get("trace_id"), Some("abc"));
     // Appends after the restart continue the same series.
-    db.append(&WriteBatch { series: vec![series(&[("__name__", "up"), ("job", "a")], &[(NOW, 1.0)])], metadata: vec![] }, NOW).unwrap();
+    db.append(
+        &WriteBatch { series: vec![series(&[("__name__", "up"), ("job", "a")], &[(NOW, 1.0)])], metadata: vec![] },
+        NOW,
+    )
+    .unwrap();
     assert_eq!(select_all(&db, "up")[0].1.len(), 3);
     assert_eq!(db.head_series(), 1);
 }
@@ -99,12 +108,24 @@ fn ordering_and_limits_are_enforced_per_sample_and_per_series() {
     let reasons: Vec<(RejectReason, usize)> = outcome.rejections.iter().map(|r| (r.reason, r.samples)).collect();
     assert_eq!(
         reasons,
-        [(RejectReason::TooManyLabels, 1), (RejectReason::SampleTooOld, 1), (RejectReason::SampleTooNew, 1), (RejectReason::SeriesLimit, 1)]
+        [
+            (RejectReason::TooManyLabels, 1),
+            (RejectReason::SampleTooOld, 1),
+            (RejectReason::SampleTooNew, 1),
+            (RejectReason::SeriesLimit, 1)
+        ]
     );
-    assert!(outcome.rejections[0].message.contains("b{x=\"1\", y=\"2\", z=\"3\"}"), "{}", outcome.rejections[0].message);
+    assert!(
+        outcome.rejections[0].message.contains("b{x=\"1\", y=\"2\", z=\"3\"}"),
+        "{}",
+        outcome.rejections[0].message
+    );
     assert_eq!(outcome.samples_accepted, 2, "a and the valid sample of c are stored");
     let later = WriteBatch {
-        series: vec![series(&[("__name__", "a")], &[(NOW, 1.0), (NOW, 5.0), (NOW - 30_000, 3.0), (NOW - 120_000, 4.0)])],
+        series: vec![series(
+            &[("__name__", "a")],
+            &[(NOW, 1.0), (NOW, 5.0), (NOW - 30_000, 3.0), (NOW - 120_000, 4.0)],
+        )],
         metadata: vec![],
     };
     let outcome = db.append(&later, NOW).unwrap();

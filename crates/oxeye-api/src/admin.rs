@@ -1,0 +1,61 @@
+//! Health, readiness, the index page and the flush endpoint.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::tenant::tenant_from_headers;
+use crate::{ApiError, ApiState};
+
+/// `GET /health`: the process is up.
+pub async fn health() -> &'static str {
+    "OK\n"
+}
+
+/// `GET /ready`: 200 once the WAL has been replayed and until shutdown begins, else 503.
+pub async fn ready(State(state): State<ApiState>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+/// `POST /api/v1/admin/flush`: writes the tenant's head into blocks and compacts (oxeye's own endpoint, for
+/// backups and benchmarks; VictoriaMetrics' equivalent is `/internal/force_flush`). 204 when done.
+pub async fn flush(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let tenant = tenant_from_headers(&headers)?;
+    let Some(db) = state.store.existing_tenant(&tenant) else { return Ok(StatusCode::NO_CONTENT.into_response()) };
+    tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /`: a page linking the endpoints.
+pub async fn index() -> Html<&'static str> {
+    Html(INDEX_PAGE)
+}
+
+const INDEX_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>oxeye</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+code{background:#f2f2f2;padding:0 .25rem}</style></head>
+<body><h1>oxeye</h1>
+<p>Observability backend. Tenant by <code>X-Scope-OrgID</code> (default <code>default</code>).</p>
+<h2>Write</h2><ul>
+<li><code>POST /api/v1/write</code> Prometheus remote_write 1.0</li>
+<li><code>POST /v1/metrics</code>, <code>/api/v1/otlp/v1/metrics</code> OTLP/HTTP metrics (also OTLP/gRPC on its own port)</li>
+<li><code>POST /api/v1/import/prometheus</code> Prometheus text exposition</li></ul>
+<h2>Read</h2><ul>
+<li><a href="/api/v1/labels">/api/v1/labels</a></li>
+<li><a href="/api/v1/label/__name__/values">/api/v1/label/__name__/values</a></li>
+<li><a href="/api/v1/series?match[]=%7B__name__%3D~%22.%2B%22%7D">/api/v1/series?match[]=…</a></li>
+<li><a href="/api/v1/metadata">/api/v1/metadata</a></li>
+<li><code>/api/v1/export?match[]=…</code> raw samples as JSON lines</li></ul>
+<h2>Operate</h2><ul>
+<li><a href="/metrics">/metrics</a> self-metrics</li>
+<li><a href="/health">/health</a>, <a href="/ready">/ready</a></li>
+<li><code>POST /api/v1/admin/flush</code> write the head into blocks</li></ul>
+</body></html>
+"#;

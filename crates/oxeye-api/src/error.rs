@@ -1,0 +1,92 @@
+//! API errors and their mapping to HTTP status codes and bodies, in one place.
+//!
+//! Prometheus's read API answers `{"status":"error","errorType":…,"error":…}`; its remote-write receiver answers
+//! plain text (as Prometheus's own handler does, via `http.Error`). [`ApiError`] carries which shape to use.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed request (400, Prometheus `bad_data`).
+    #[error("{0}")]
+    BadData(String),
+    /// Bad write: invalid series or samples (400, plain text like Prometheus's write handler).
+    #[error("{0}")]
+    BadWrite(String),
+    /// A limit that a retry later may pass (429, plain text).
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// The request body is larger than allowed (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The content type or encoding is not supported (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Not ready yet or shutting down (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A storage failure (500, Prometheus `internal`).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadData(_) | ApiError::BadWrite(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            ApiError::BadData(_)
+            | ApiError::BadWrite(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::UnsupportedMediaType(_) => "bad_data",
+            ApiError::TooManyRequests(_) | ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the body is plain text (write endpoints) rather than Prometheus's JSON error envelope.
+    fn is_plain_text(&self) -> bool {
+        matches!(
+            self,
+            ApiError::BadWrite(_)
+                | ApiError::TooManyRequests(_)
+                | ApiError::PayloadTooLarge(_)
+                | ApiError::UnsupportedMediaType(_)
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if self.is_plain_text() {
+            return (status, [("content-type", "text/plain; charset=utf-8")], format!("{self}\n")).into_response();
+        }
+        let body = serde_json::json!({"status": "error", "errorType": self.error_type(), "error": self.to_string()});
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<oxeye_metrics_store::StoreError> for ApiError {
+    fn from(error: oxeye_metrics_store::StoreError) -> Self {
+        tracing::error!(%error, "storage error");
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<oxeye_storage_api::ReadError> for ApiError {
+    fn from(error: oxeye_storage_api::ReadError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}

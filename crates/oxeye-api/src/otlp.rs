@@ -1,0 +1,185 @@
+//! OTLP metrics: `POST /v1/metrics` (and Prometheus's `/api/v1/otlp/v1/metrics`) over HTTP with protobuf or JSON
+//! bodies, and `MetricsService/Export` over gRPC.
+//!
+//! Responses follow the OTLP specification: 200 with an `ExportMetricsServiceResponse` (carrying
+//! `partial_success` when some data points were refused), in the request's encoding; 400 with a
+//! `google.rpc.Status` for a body that cannot be read; 429/`RESOURCE_EXHAUSTED` when a retry may succeed.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use oxeye_ingest::otlp_metrics::{decode_metrics_json, decode_metrics_protobuf, translate_metrics};
+use oxeye_model::{RejectReason, TenantId};
+use prost::Message;
+
+use crate::ApiState;
+use crate::write::store_write;
+
+/// `google.rpc.Status`, the error body OTLP/HTTP uses.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// gRPC status codes used in `google.rpc.Status`.
+const CODE_INVALID_ARGUMENT: i32 = 3;
+const CODE_RESOURCE_EXHAUSTED: i32 = 8;
+const CODE_INTERNAL: i32 = 13;
+const CODE_UNAVAILABLE: i32 = 14;
+
+enum Outcome {
+    Ok(ExportMetricsServiceResponse),
+    Failed { status: StatusCode, code: i32, message: String },
+}
+
+/// Translates and stores one request; shared by HTTP and gRPC.
+async fn export(
+    state: &ApiState,
+    tenant: TenantId,
+    request: ExportMetricsServiceRequest,
+    protocol: &'static str,
+) -> Outcome {
+    let delta_state = state.delta_state(&tenant);
+    let translated = {
+        let mut delta = delta_state.lock().unwrap_or_else(|p| p.into_inner());
+        let config = &state.config.otlp_metrics;
+        let delta = if config.delta_to_cumulative.enabled { Some(&mut *delta) } else { None };
+        translate_metrics(&request, config, delta)
+    };
+    let translation_partial = translated.partial_success;
+    let outcome = match store_write(state, tenant, protocol, translated.write).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let code = if error.status() == StatusCode::SERVICE_UNAVAILABLE { CODE_UNAVAILABLE } else { CODE_INTERNAL };
+            return Outcome::Failed { status: error.status(), code, message: error.to_string() };
+        }
+    };
+    if outcome.rejections.iter().any(|r| r.reason == RejectReason::RateLimit) {
+        let message = outcome.rejections.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join("; ");
+        return Outcome::Failed { status: StatusCode::TOO_MANY_REQUESTS, code: CODE_RESOURCE_EXHAUSTED, message };
+    }
+    // Everything refused, by the translator or the store, is reported as partial success.
+    let rejected: i64 = outcome.rejections.iter().map(|r| r.samples as i64).sum();
+    let partial_success = if rejected > 0 || translation_partial.is_some() {
+        let mut messages: Vec<String> = outcome.rejections.iter().take(10).map(|r| r.message.clone()).collect();
+        if outcome.rejections.len() > 10 {
+            messages.push(format!("… and {} more", outcome.rejections.len() - 10));
+        }
+        if messages.is_empty()
+            && let Some(partial) = &translation_partial
+        {
+            messages.push(partial.error_message.clone());
+        }
+        Some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message: messages.join("; ") })
+    } else {
+        None
+    };
+    Outcome::Ok(ExportMetricsServiceResponse { partial_success })
+}
+
+/// `POST /v1/metrics`.
+pub async fn http_metrics(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_json = crate::body::content_type(&headers) == "application/json";
+    let respond_error = |status: StatusCode, code: i32, message: String| -> Response {
+        if is_json {
+            (status, axum::Json(serde_json::json!({"code": code, "message": message}))).into_response()
+        } else {
+            (status, [("content-type", "application/x-protobuf")], RpcStatus { code, message }.encode_to_vec())
+                .into_response()
+        }
+    };
+    let content_type = crate::body::content_type(&headers);
+    if !matches!(content_type.as_str(), "application/x-protobuf" | "application/protobuf" | "application/json") {
+        return respond_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            CODE_INVALID_ARGUMENT,
+            format!("unsupported Content-Type {content_type:?}; use application/x-protobuf or application/json"),
+        );
+    }
+    let tenant = match crate::tenant::tenant_from_headers(&headers) {
+        Ok(tenant) => tenant,
+        Err(error) => return respond_error(StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, error.to_string()),
+    };
+    let body = match crate::body::decode_content_encoding(&headers, &body, state.config.max_decompressed_bytes) {
+        Ok(body) => body,
+        Err(error) => return respond_error(error.status(), CODE_INVALID_ARGUMENT, error.to_string()),
+    };
+    let request = if is_json { decode_metrics_json(&body) } else { decode_metrics_protobuf(&body) };
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => {
+            return respond_error(
+                StatusCode::BAD_REQUEST,
+                CODE_INVALID_ARGUMENT,
+                format!("cannot decode OTLP metrics request: {error}"),
+            );
+        }
+    };
+    match export(&state, tenant, request, "otlp_http").await {
+        Outcome::Ok(response) => {
+            if is_json {
+                let json = serde_json::to_value(&response).unwrap_or_else(|_| serde_json::json!({}));
+                (StatusCode::OK, axum::Json(json)).into_response()
+            } else {
+                (StatusCode::OK, [("content-type", "application/x-protobuf")], response.encode_to_vec()).into_response()
+            }
+        }
+        Outcome::Failed { status, code, message } => respond_error(status, code, message),
+    }
+}
+
+/// The gRPC `MetricsService`.
+struct GrpcMetrics {
+    state: ApiState,
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcMetrics {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let tenant = match request.metadata().get(crate::tenant::TENANT_HEADER) {
+            None => TenantId::default_tenant(),
+            Some(value) => {
+                let text =
+                    value.to_str().map_err(|_| tonic::Status::invalid_argument("x-scope-orgid is not valid ASCII"))?;
+                TenantId::new(text.trim())
+                    .map_err(|e| tonic::Status::invalid_argument(format!("invalid x-scope-orgid: {e}")))?
+            }
+        };
+        let started = std::time::Instant::now();
+        let outcome = export(&self.state, tenant, request.into_inner(), "otlp_grpc").await;
+        self.state
+            .metrics
+            .observe_request("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", started.elapsed());
+        match outcome {
+            Outcome::Ok(response) => Ok(tonic::Response::new(response)),
+            Outcome::Failed { code, message, .. } => Err(match code {
+                CODE_RESOURCE_EXHAUSTED => tonic::Status::resource_exhausted(message),
+                CODE_UNAVAILABLE => tonic::Status::unavailable(message),
+                _ => tonic::Status::internal(message),
+            }),
+        }
+    }
+}
+
+/// The OTLP gRPC services, with gzip accepted and offered.
+pub fn grpc_routes(state: ApiState) -> tonic::service::Routes {
+    let max_message = state.config.max_decompressed_bytes;
+    let metrics = MetricsServiceServer::new(GrpcMetrics { state })
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message);
+    tonic::service::Routes::new(metrics)
+}

@@ -1,0 +1,344 @@
+//! Prometheus metadata endpoints (`/api/v1/series`, `/labels`, `/label/<name>/values`, `/metadata`) in exactly
+//! Prometheus's response shapes, and VictoriaMetrics' `/api/v1/export` (JSON lines of raw samples).
+//!
+//! Parameters come from the query string and, for POST, from a form body, as in Prometheus (`r.FormValue`).
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use oxeye_storage_api::{Matcher, MetricsReader, SelectRequest};
+use serde_json::{Value, json};
+
+use crate::selector::parse_selector;
+use crate::tenant::tenant_from_headers;
+use crate::time::{MAX_TIME_MS, MIN_TIME_MS, parse_time};
+use crate::{ApiError, ApiState};
+
+/// Query and form parameters, in order, names repeated for `match[]`.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(query: Option<String>, headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+        let mut pairs = Vec::new();
+        if let Some(query) = query {
+            pairs.extend(form_pairs(query.as_bytes())?);
+        }
+        if crate::body::content_type(headers) == "application/x-www-form-urlencoded" {
+            pairs.extend(form_pairs(body)?);
+        }
+        Ok(Self(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(name) {
+            None | Some("") => Ok(default),
+            Some(text) => parse_time(name, text).map_err(ApiError::BadData),
+        }
+    }
+
+    /// `limit`: a non-negative integer, 0 meaning none.
+    fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None | Some("") => Ok(0),
+            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).map(|n| n as usize).ok_or_else(|| {
+                ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit"))
+            }),
+        }
+    }
+
+    fn selectors(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
+        self.all("match[]").map(|text| parse_selector(text).map_err(ApiError::BadData)).collect()
+    }
+
+    fn range(&self) -> Result<(i64, i64), ApiError> {
+        let start = self.time("start", MIN_TIME_MS)?;
+        let end = self.time("end", MAX_TIME_MS)?;
+        if end < start {
+            return Err(ApiError::BadData(
+                "invalid parameter \"end\": end timestamp must not be before start time".into(),
+            ));
+        }
+        Ok((start, end))
+    }
+}
+
+fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |part: &[u8]| -> Result<String, ApiError> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut index = 0;
+        while index < part.len() {
+            match part[index] {
+                b'+' => out.push(b' '),
+                b'%' if index + 2 < part.len() => {
+                    let hex = std::str::from_utf8(&part[index + 1..index + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    out.push(hex.ok_or_else(|| ApiError::BadData("invalid percent-encoding in parameters".into()))?);
+                    index += 2;
+                }
+                b'%' => return Err(ApiError::BadData("invalid percent-encoding in parameters".into())),
+                byte => out.push(byte),
+            }
+            index += 1;
+        }
+        String::from_utf8(out).map_err(|_| ApiError::BadData("parameters are not valid UTF-8".into()))
+    };
+    input
+        .split(|b| *b == b'&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut split = part.splitn(2, |b| *b == b'=');
+            let key = decode(split.next().unwrap_or_default())?;
+            let value = decode(split.next().unwrap_or_default())?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+fn success(data: Value, warnings: Vec<String>) -> Response {
+    let mut body = json!({"status": "success", "data": data});
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    axum::Json(body).into_response()
+}
+
+fn reader(
+    state: &ApiState,
+    headers: &HeaderMap,
+) -> Result<Option<std::sync::Arc<oxeye_metrics_store::TenantDb>>, ApiError> {
+    let tenant = tenant_from_headers(headers)?;
+    Ok(state.store.existing_tenant(&tenant))
+}
+
+/// Runs blocking store reads off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("read task failed: {e}")))?
+}
+
+fn labels_json(labels: &oxeye_model::Labels) -> Value {
+    Value::Object(labels.iter().map(|l| (l.name.clone(), Value::String(l.value.clone()))).collect())
+}
+
+/// Truncates to `limit` (0 = none) and returns Prometheus's warning if anything was cut.
+fn apply_limit<T>(items: &mut Vec<T>, limit: usize) -> Vec<String> {
+    if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        return vec!["results truncated due to limit".to_string()];
+    }
+    Vec::new()
+}
+
+/// `GET|POST /api/v1/series`.
+pub async fn series(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let selectors = params.selectors()?;
+    if selectors.is_empty() {
+        return Err(ApiError::BadData("no match[] parameter provided".into()));
+    }
+    let (start, end) = params.range()?;
+    let limit = params.limit()?;
+    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!([]), vec![])) };
+    let mut all = blocking(move || {
+        let mut merged = std::collections::BTreeSet::new();
+        for matchers in selectors {
+            merged.extend(db.series_labels(&SelectRequest::new(matchers, start, end))?);
+        }
+        Ok(merged.into_iter().collect::<Vec<_>>())
+    })
+    .await?;
+    let warnings = apply_limit(&mut all, limit);
+    Ok(success(Value::Array(all.iter().map(labels_json).collect()), warnings))
+}
+
+/// `GET|POST /api/v1/labels`.
+pub async fn labels(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let selectors = params.selectors()?;
+    let (start, end) = params.range()?;
+    let limit = params.limit()?;
+    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!([]), vec![])) };
+    let mut names = blocking(move || {
+        let mut names = std::collections::BTreeSet::new();
+        if selectors.is_empty() {
+            names.extend(db.label_names(&SelectRequest::new(vec![], start, end))?);
+        }
+        for matchers in selectors {
+            names.extend(db.label_names(&SelectRequest::new(matchers, start, end))?);
+        }
+        Ok(names.into_iter().collect::<Vec<_>>())
+    })
+    .await?;
+    let warnings = apply_limit(&mut names, limit);
+    Ok(success(json!(names), warnings))
+}
+
+/// `GET /api/v1/label/<name>/values`.
+pub async fn label_values(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &[])?;
+    // Prometheus 3 accepts UTF-8 label names escaped as `U__` + `_<hex>_` sequences.
+    let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
+    let selectors = params.selectors()?;
+    let (start, end) = params.range()?;
+    let limit = params.limit()?;
+    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!([]), vec![])) };
+    let mut values = blocking(move || {
+        let mut values = std::collections::BTreeSet::new();
+        if selectors.is_empty() {
+            values.extend(db.label_values(&name, &SelectRequest::new(vec![], start, end))?);
+        }
+        for matchers in selectors {
+            values.extend(db.label_values(&name, &SelectRequest::new(matchers, start, end))?);
+        }
+        Ok(values.into_iter().collect::<Vec<_>>())
+    })
+    .await?;
+    let warnings = apply_limit(&mut values, limit);
+    Ok(success(json!(values), warnings))
+}
+
+fn unescape_label_name(name: &str) -> Option<String> {
+    let Some(escaped) = name.strip_prefix("U__") else {
+        return (!name.is_empty()).then(|| name.to_string());
+    };
+    let mut out = String::new();
+    let mut rest = escaped;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("__") {
+            out.push('_');
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix('_') {
+            let end = after.find('_')?;
+            out.push(char::from_u32(u32::from_str_radix(&after[..end], 16).ok()?)?);
+            rest = &after[end + 1..];
+        } else {
+            let c = rest.chars().next()?;
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    Some(out)
+}
+
+/// `GET /api/v1/metadata`: `{"metric": [{"type", "help", "unit"}]}` with `limit`, `limit_per_metric`, `metric`.
+pub async fn metadata(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &[])?;
+    let limit = params.limit()?;
+    let metric = params.get("metric").filter(|m| !m.is_empty()).map(str::to_string);
+    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!({}), vec![])) };
+    let entries = blocking(move || Ok(db.metadata(metric.as_deref(), limit)?)).await?;
+    let mut by_metric: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for entry in entries {
+        by_metric.entry(entry.metric_family.clone()).or_default().push(json!({
+            "type": entry.metric_type.as_str(),
+            "help": entry.help,
+            "unit": entry.unit,
+        }));
+    }
+    Ok(success(json!(by_metric), vec![]))
+}
+
+/// `GET|POST /api/v1/export`: one JSON object per line and series, `{"metric":{…},"values":[…],"timestamps":[…]}`
+/// (VictoriaMetrics' shape). Values that JSON cannot hold are written as the strings `"NaN"`, `"+Inf"`, `"-Inf"`.
+pub async fn export(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let selectors = params.selectors()?;
+    if selectors.is_empty() {
+        return Err(ApiError::BadData("missing `match[]` query arg".into()));
+    }
+    let (start, end) = params.range()?;
+    let limit = params.limit()?;
+    let Some(db) = reader(&state, &headers)? else {
+        return Ok(([("content-type", "application/stream+json")], String::new()).into_response());
+    };
+    let mut series = blocking(move || {
+        let mut merged: BTreeMap<oxeye_model::Labels, Vec<oxeye_model::Sample>> = BTreeMap::new();
+        for matchers in selectors {
+            for found in db.select_series(&SelectRequest::new(matchers, start, end))? {
+                merged.insert(found.labels, found.samples);
+            }
+        }
+        Ok(merged.into_iter().collect::<Vec<_>>())
+    })
+    .await?;
+    if limit > 0 {
+        series.truncate(limit);
+    }
+    let mut out = String::new();
+    for (labels, samples) in &series {
+        let values: Vec<Value> = samples
+            .iter()
+            .map(|s| match s.value {
+                // Integral values print without a fraction, as VictoriaMetrics prints them.
+                v if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => json!(v as i64),
+                v if v.is_finite() => json!(v),
+                v if v.is_nan() => json!("NaN"),
+                v if v > 0.0 => json!("+Inf"),
+                _ => json!("-Inf"),
+            })
+            .collect();
+        let timestamps: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
+        out.push_str(&json!({"metric": labels_json(labels), "values": values, "timestamps": timestamps}).to_string());
+        out.push('\n');
+    }
+    Ok(([("content-type", "application/stream+json")], out).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_label_names_unescape() {
+        assert_eq!(unescape_label_name("job").as_deref(), Some("job"));
+        assert_eq!(unescape_label_name("U__a_2e_b").as_deref(), Some("a.b"));
+        assert_eq!(unescape_label_name("U__a__b").as_deref(), Some("a_b"));
+        assert_eq!(unescape_label_name("U__a_zz_b"), None);
+    }
+
+    #[test]
+    fn form_parameters_decode() {
+        let pairs = form_pairs(b"match%5B%5D=up%7Bjob%3D%22a%22%7D&start=1&x=a+b").unwrap();
+        assert_eq!(pairs[0], ("match[]".to_string(), "up{job=\"a\"}".to_string()));
+        assert_eq!(pairs[2].1, "a b");
+        assert!(form_pairs(b"a=%zz").is_err());
+        assert!(form_pairs(b"a=%2").is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! Write endpoints: Prometheus remote_write 1.0 and the Prometheus text import (VictoriaMetrics' path).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use oxeye_ingest::DecodedWrite;
+use oxeye_metrics_store::AppendOutcome;
+use oxeye_model::{RejectReason, Rejection, TenantId};
+
+use crate::tenant::tenant_from_headers;
+use crate::{ApiError, ApiState};
+
+/// How many rejection messages a response lists before summarising the rest.
+const MAX_LISTED_REJECTIONS: usize = 10;
+
+/// The remote-write protobuf message versions. Only 1.0 (`prometheus.WriteRequest`) is decoded yet.
+const RW2_PROTO: &str = "io.prometheus.write.v2.request";
+
+/// Stores a decoded write for `tenant`: counts what was ingested and refused (by protocol and reason) and returns
+/// the store's outcome with the decoder's rejections prepended.
+pub(crate) async fn store_write(
+    state: &ApiState,
+    tenant: TenantId,
+    protocol: &'static str,
+    decoded: DecodedWrite,
+) -> Result<AppendOutcome, ApiError> {
+    let store = state.store.clone();
+    let now_ms = now_ms();
+    let DecodedWrite { batch, rejections: decode_rejections } = decoded;
+    let tenant_for_task = tenant.clone();
+    let mut outcome = tokio::task::spawn_blocking(move || -> Result<AppendOutcome, ApiError> {
+        let db = store.tenant(&tenant_for_task)?;
+        Ok(db.append(&batch, now_ms)?)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))??;
+    let mut rejections = decode_rejections;
+    rejections.append(&mut outcome.rejections);
+    outcome.rejections = rejections;
+    state.metrics.count_write(&tenant, protocol, &outcome);
+    Ok(outcome)
+}
+
+/// Turns refusals into the response Prometheus's receiver gives: 429 if a retry may succeed (rate or series
+/// limit), else 400, with a plain-text body naming each refused series and why.
+pub(crate) fn rejection_error(rejections: &[Rejection]) -> Option<ApiError> {
+    if rejections.is_empty() {
+        return None;
+    }
+    let mut message: String =
+        rejections.iter().take(MAX_LISTED_REJECTIONS).map(|r| r.message.as_str()).collect::<Vec<_>>().join("\n");
+    if rejections.len() > MAX_LISTED_REJECTIONS {
+        message.push_str(&format!("\n… and {} more refused series", rejections.len() - MAX_LISTED_REJECTIONS));
+    }
+    let retryable = rejections.iter().any(|r| matches!(r.reason, RejectReason::RateLimit | RejectReason::SeriesLimit));
+    Some(if retryable { ApiError::TooManyRequests(message) } else { ApiError::BadWrite(message) })
+}
+
+/// `POST /api/v1/write`: remote_write 1.0, protobuf in snappy block format. 204 when everything was stored.
+pub async fn remote_write(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_from_headers(&headers)?;
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    if content_type.replace(' ', "").contains(&format!("proto={RW2_PROTO}")) {
+        // Prometheus 3 falls back to remote-write 1.0 when the receiver answers 415.
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "remote write 2.0 ({RW2_PROTO}) is not supported yet; send prometheus.WriteRequest (remote write 1.0)"
+        )));
+    }
+    if let Some(encoding) = headers.get("content-encoding").and_then(|v| v.to_str().ok())
+        && !encoding.eq_ignore_ascii_case("snappy")
+    {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "unsupported Content-Encoding {encoding:?}, remote write uses snappy"
+        )));
+    }
+    let decoded = oxeye_ingest::remote_write::decode_write_request(&body, state.config.max_decompressed_bytes)
+        .map_err(|e| ApiError::BadWrite(format!("cannot decode remote write request: {e}")))?;
+    let outcome = store_write(&state, tenant, "remote_write", decoded).await?;
+    match rejection_error(&outcome.rejections) {
+        Some(error) => Err(error),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// `POST /api/v1/import/prometheus`: Prometheus text exposition, as VictoriaMetrics imports it. Samples without a
+/// timestamp get the `timestamp` query parameter (ms) or now. Bad lines are refused with their line numbers; the
+/// good lines are stored. 204 when everything was stored.
+pub async fn import_prometheus(
+    State(state): State<ApiState>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_from_headers(&headers)?;
+    let body = crate::body::decode_content_encoding(&headers, &body, state.config.max_decompressed_bytes)?;
+    let default_timestamp = match query.iter().find(|(k, _)| k == "timestamp") {
+        Some((_, value)) => {
+            value.parse::<i64>().map_err(|_| ApiError::BadData(format!("invalid timestamp parameter {value:?}")))?
+        }
+        None => now_ms(),
+    };
+    let parsed = oxeye_ingest::prometheus_text::parse_prometheus_text(&body, default_timestamp);
+    let decoded = DecodedWrite { batch: parsed.batch, rejections: Vec::new() };
+    let outcome = store_write(&state, tenant, "prometheus_import", decoded).await?;
+    let mut messages: Vec<String> =
+        parsed.errors.iter().take(MAX_LISTED_REJECTIONS).map(|e| format!("cannot parse {e}")).collect();
+    if parsed.errors.len() > MAX_LISTED_REJECTIONS {
+        messages
+            .push(format!("… and {} more lines that could not be parsed", parsed.errors.len() - MAX_LISTED_REJECTIONS));
+    }
+    if !parsed.errors.is_empty() {
+        state.metrics.count_rejected(&tenant_from_headers(&headers)?, "invalid_text_line", parsed.errors.len() as u64);
+    }
+    match (rejection_error(&outcome.rejections), messages.is_empty()) {
+        (None, true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        (Some(error @ ApiError::TooManyRequests(_)), _) => Err(error),
+        (store_error, _) => {
+            if let Some(error) = store_error {
+                messages.push(error.to_string());
+            }
+            Err(ApiError::BadWrite(messages.join("\n")))
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,19 @@
+//! Prometheus remote_write 1.0 (`prometheus.WriteRequest`, protobuf inside snappy block framing).
+//!
+//! [`decode_write_request`] turns an HTTP body into a [`DecodedWrite`](crate::DecodedWrite): it checks the size
+//! the snappy header announces against the caller's limit before allocating, decodes the protobuf, and converts
+//! each series into the model. A series whose labels are unusable (an empty or duplicated label name, no
+//! `__name__`) is refused on its own, as Prometheus's write handler does, and the rest of the request is kept.
+//! [`encode_write_request`] is the inverse, for tests and benchmarks.
+//!
+//! The message types are written here with prost derives rather than generated from `.proto` files: the schema is
+//! small and stable, and no maintained crate ships it for prost 0.14. Field numbers follow
+//! `prompb/types.proto` and `prompb/remote.proto`.
+
+mod decode;
+mod proto;
+#[cfg(test)]
+mod tests;
+
+pub use decode::{decode_write_request, encode_write_request};
+pub use proto::{Exemplar, Label, MetricMetadata, MetricType as ProtoMetricType, Sample, TimeSeries, WriteRequest};

@@ -1,0 +1,293 @@
+//! `oxeye serve` configuration: flags, `OXEYE_*` environment variables and a YAML file (`--config`), in that
+//! order of precedence, validated into a [`ServeConfig`] at start-up.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use oxeye_ingest::otlp_metrics::OtlpMetricsConfig;
+use oxeye_metrics_store::{Limits, parse_duration};
+use serde::Deserialize;
+
+/// Flags of `oxeye serve`. Each may also be given as an environment variable or in the YAML file.
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// YAML configuration file.
+    #[arg(long, env = "OXEYE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for all data [default: ./oxeye-data].
+    #[arg(long, env = "OXEYE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Main HTTP address: every API and the UI [default: 127.0.0.1:9800].
+    #[arg(long, env = "OXEYE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// OTLP/gRPC address [default: 127.0.0.1:4317].
+    #[arg(long, env = "OXEYE_OTLP_GRPC_LISTEN")]
+    pub otlp_grpc_listen: Option<SocketAddr>,
+    /// OTLP/HTTP address, serving the same routes as the main port [default: 127.0.0.1:4318].
+    #[arg(long, env = "OXEYE_OTLP_HTTP_LISTEN")]
+    pub otlp_http_listen: Option<SocketAddr>,
+    /// How long data is kept, e.g. 7d, 12h, 4w [default: 7d].
+    #[arg(long, env = "OXEYE_RETENTION")]
+    pub retention: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "OXEYE_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Log level or filter directives, e.g. info or oxeye=debug [default: info].
+    #[arg(long, env = "OXEYE_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// WAL fsync policy: `always` (group commit before each acknowledgement), `never`, or an interval such as
+    /// `1s` [default: 1s].
+    #[arg(long, env = "OXEYE_WAL_FSYNC")]
+    pub wal_fsync: Option<String>,
+    /// How often blocks are cut from the head, compacted and expired [default: 30s].
+    #[arg(long, env = "OXEYE_MAINTENANCE_INTERVAL")]
+    pub maintenance_interval: Option<String>,
+}
+
+/// The YAML file. Every key is optional; flags and environment variables win over it.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Directory for all data.
+    pub data_dir: Option<PathBuf>,
+    /// Main HTTP address.
+    pub listen: Option<SocketAddr>,
+    /// OTLP/gRPC address.
+    pub otlp_grpc_listen: Option<SocketAddr>,
+    /// OTLP/HTTP address.
+    pub otlp_http_listen: Option<SocketAddr>,
+    /// Default retention (`7d`).
+    pub retention: Option<String>,
+    /// `text` or `json`.
+    pub log_format: Option<String>,
+    /// Log level or filter directives.
+    pub log_level: Option<String>,
+    /// `always`, `never` or an interval.
+    pub wal_fsync: Option<String>,
+    /// How often blocks are cut, compacted and expired (`30s`).
+    pub maintenance_interval: Option<String>,
+    /// Limits for every tenant without an override.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Per-tenant overrides of the limits (and retention), by tenant id.
+    #[serde(default)]
+    pub tenants: HashMap<String, LimitsConfig>,
+    /// OTLP → Prometheus translation.
+    #[serde(default)]
+    pub otlp_metrics: Option<OtlpMetricsConfig>,
+    /// Largest accepted request body in bytes, compressed.
+    pub max_request_body_bytes: Option<usize>,
+    /// Largest request body in bytes after decompression.
+    pub max_decompressed_bytes: Option<usize>,
+}
+
+/// Per-tenant limits; absent keys keep the defaults (or, for a tenant override, the global values).
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Retention, e.g. `30d`.
+    pub retention: Option<String>,
+    /// Most series in memory (default 2,000,000).
+    pub max_active_series: Option<usize>,
+    /// Most labels per series (default 30).
+    pub max_labels_per_series: Option<usize>,
+    /// Longest label name in bytes (default 1024).
+    pub max_label_name_length: Option<usize>,
+    /// Longest label value in bytes (default 2048).
+    pub max_label_value_length: Option<usize>,
+    /// Oldest accepted sample age, e.g. `1d` (default: the retention).
+    pub max_sample_age: Option<String>,
+    /// How far in the future a sample may be (default `10m`).
+    pub max_future: Option<String>,
+    /// Out-of-order acceptance window (default `10m`).
+    pub out_of_order_window: Option<String>,
+    /// Exemplars kept per series (default 10).
+    pub max_exemplars_per_series: Option<usize>,
+    /// Samples per second per tenant, 0 = unlimited (default 0).
+    pub ingestion_rate_samples_per_second: Option<u64>,
+}
+
+impl LimitsConfig {
+    fn apply(&self, base: &Limits) -> anyhow::Result<Limits> {
+        let duration = |value: &Option<String>, key: &str| -> anyhow::Result<Option<Duration>> {
+            value
+                .as_deref()
+                .map(|v| parse_duration(v).map_err(anyhow::Error::msg).with_context(|| format!("limit {key}")))
+                .transpose()
+        };
+        let mut limits = base.clone();
+        if let Some(retention) = duration(&self.retention, "retention")? {
+            limits.retention = retention;
+        }
+        if let Some(value) = self.max_active_series {
+            limits.max_active_series = value;
+        }
+        if let Some(value) = self.max_labels_per_series {
+            limits.max_labels_per_series = value;
+        }
+        if let Some(value) = self.max_label_name_length {
+            limits.max_label_name_length = value;
+        }
+        if let Some(value) = self.max_label_value_length {
+            limits.max_label_value_length = value;
+        }
+        if let Some(value) = duration(&self.max_sample_age, "max_sample_age")? {
+            limits.max_sample_age = Some(value);
+        }
+        if let Some(value) = duration(&self.max_future, "max_future")? {
+            limits.max_future = value;
+        }
+        if let Some(value) = duration(&self.out_of_order_window, "out_of_order_window")? {
+            limits.out_of_order_window = value;
+        }
+        if let Some(value) = self.max_exemplars_per_series {
+            limits.max_exemplars_per_series = value;
+        }
+        if let Some(value) = self.ingestion_rate_samples_per_second {
+            limits.ingestion_rate_samples_per_second = value;
+        }
+        Ok(limits)
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The resolved configuration.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub otlp_grpc_listen: SocketAddr,
+    pub otlp_http_listen: SocketAddr,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub wal_sync: oxeye_metrics_store::WalSyncPolicy,
+    pub maintenance_interval: Duration,
+    pub default_limits: Limits,
+    pub tenant_limits: HashMap<String, Limits>,
+    pub api: oxeye_api::ApiConfig,
+}
+
+impl ServeConfig {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
+        let file: FileConfig = match &args.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+                serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let default_addr =
+            |text: &str| -> SocketAddr { text.parse().unwrap_or_else(|_| unreachable!("BUG: bad default address")) };
+        let retention_text = args.retention.or(file.retention.clone()).unwrap_or_else(|| "7d".to_string());
+        let retention = parse_duration(&retention_text).map_err(anyhow::Error::msg).context("--retention")?;
+        let mut base = Limits { retention, ..Limits::default() };
+        base = file.limits.apply(&base)?;
+        if file.limits.retention.is_none() {
+            base.retention = retention;
+        }
+        let mut tenant_limits = HashMap::new();
+        for (tenant, overrides) in &file.tenants {
+            oxeye_model::TenantId::new(tenant).with_context(|| format!("tenants.{tenant}"))?;
+            tenant_limits.insert(tenant.clone(), overrides.apply(&base).with_context(|| format!("tenants.{tenant}"))?);
+        }
+        let log_format = match args.log_format.or(file.log_format).as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("--log-format must be text or json, not {other:?}"),
+        };
+        let wal_sync = match args.wal_fsync.or(file.wal_fsync).as_deref().unwrap_or("1s") {
+            "always" => oxeye_metrics_store::WalSyncPolicy::Always,
+            "never" => oxeye_metrics_store::WalSyncPolicy::Never,
+            interval => oxeye_metrics_store::WalSyncPolicy::Interval(
+                parse_duration(interval)
+                    .map_err(anyhow::Error::msg)
+                    .context("--wal-fsync must be always, never or an interval")?,
+            ),
+        };
+        let maintenance_text =
+            args.maintenance_interval.or(file.maintenance_interval).unwrap_or_else(|| "30s".to_string());
+        let maintenance_interval =
+            parse_duration(&maintenance_text).map_err(anyhow::Error::msg).context("--maintenance-interval")?;
+        if maintenance_interval.is_zero() {
+            bail!("--maintenance-interval must be positive");
+        }
+        let mut api = oxeye_api::ApiConfig::default();
+        if let Some(otlp) = file.otlp_metrics {
+            api.otlp_metrics = otlp;
+        }
+        if let Some(bytes) = file.max_request_body_bytes {
+            api.max_request_body_bytes = bytes;
+        }
+        if let Some(bytes) = file.max_decompressed_bytes {
+            api.max_decompressed_bytes = bytes;
+        }
+        Ok(Self {
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./oxeye-data")),
+            listen: args.listen.or(file.listen).unwrap_or_else(|| default_addr("127.0.0.1:9800")),
+            otlp_grpc_listen: args
+                .otlp_grpc_listen
+                .or(file.otlp_grpc_listen)
+                .unwrap_or_else(|| default_addr("127.0.0.1:4317")),
+            otlp_http_listen: args
+                .otlp_http_listen
+                .or(file.otlp_http_listen)
+                .unwrap_or_else(|| default_addr("127.0.0.1:4318")),
+            log_format,
+            log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".to_string()),
+            wal_sync,
+            maintenance_interval,
+            default_limits: base,
+            tenant_limits,
+            api,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_tenant_overrides_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("oxeye.yaml");
+        std::fs::write(
+            &path,
+            "data_dir: /from/file\nlisten: 127.0.0.1:1111\nretention: 3d\nlimits:\n  max_labels_per_series: 40\ntenants:\n  team-a:\n    retention: 30d\n",
+        )
+        .unwrap();
+        let args =
+            ServeArgs { config: Some(path), listen: Some("127.0.0.1:2222".parse().unwrap()), ..ServeArgs::default() };
+        let config = ServeConfig::resolve(args).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(config.listen.port(), 2222, "a flag wins over the file");
+        assert_eq!(config.default_limits.retention, Duration::from_secs(3 * 86_400));
+        assert_eq!(config.default_limits.max_labels_per_series, 40);
+        let team = &config.tenant_limits["team-a"];
+        assert_eq!(team.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(team.max_labels_per_series, 40, "overrides start from the global limits");
+        assert_eq!(config.otlp_grpc_listen.port(), 4317);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.yaml");
+        std::fs::write(&path, "retension: 3d\n").unwrap();
+        let error = ServeConfig::resolve(ServeArgs { config: Some(path), ..ServeArgs::default() }).unwrap_err();
+        assert!(format!("{error:#}").contains("retension"), "{error:#}");
+        let error =
+            ServeConfig::resolve(ServeArgs { retention: Some("7x".into()), ..ServeArgs::default() }).unwrap_err();
+        assert!(format!("{error:#}").contains("--retention"), "{error:#}");
+    }
+}

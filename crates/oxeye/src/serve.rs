@@ -1,0 +1,147 @@
+//! `oxeye serve`: open the store, serve HTTP and gRPC, run maintenance, shut down cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use oxeye_api::{ApiState, grpc_routes, router};
+use oxeye_metrics_store::{MetricsStore, StoreOptions, WalSyncPolicy};
+use tokio::sync::watch;
+
+use crate::config::{LogFormat, ServeConfig};
+
+pub fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level).context("--log-level")?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}
+
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %config.data_dir.display(), "starting oxeye serve");
+    for (name, address) in [
+        ("listen", config.listen),
+        ("otlp-http-listen", config.otlp_http_listen),
+        ("otlp-grpc-listen", config.otlp_grpc_listen),
+    ] {
+        if !address.ip().is_loopback() {
+            tracing::warn!(
+                flag = name,
+                %address,
+                "LISTENING BEYOND LOOPBACK WITHOUT AUTHENTICATION: anyone who can reach this address can read and write every tenant's data"
+            );
+        }
+    }
+    // Bind first so that a port conflict fails fast, before the WAL replay.
+    let main_listener = bind(config.listen, "--listen").await?;
+    let otlp_http_listener = bind(config.otlp_http_listen, "--otlp-http-listen").await?;
+    let otlp_grpc_listener = bind(config.otlp_grpc_listen, "--otlp-grpc-listen").await?;
+
+    let mut options = StoreOptions::new(&config.data_dir);
+    options.wal_sync = config.wal_sync;
+    options.default_limits = config.default_limits.clone();
+    options.tenant_limits = config.tenant_limits.clone();
+    let store = {
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || MetricsStore::open(options)).await?.context("opening the metrics store")?
+    };
+    let store = Arc::new(store);
+    let state = ApiState::new(store.clone(), config.api.clone());
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let http_app = router(state.clone());
+    let grpc_app = grpc_routes(state.clone()).into_axum_router();
+    let servers = [
+        tokio::spawn(serve(main_listener, http_app.clone(), shutdown_rx.clone())),
+        tokio::spawn(serve(otlp_http_listener, http_app, shutdown_rx.clone())),
+        tokio::spawn(serve(otlp_grpc_listener, grpc_app, shutdown_rx.clone())),
+    ];
+    let maintenance = tokio::spawn(maintenance_loop(
+        store.clone(),
+        config.wal_sync,
+        config.maintenance_interval,
+        shutdown_rx.clone(),
+    ));
+    state.ready.store(true, Ordering::Release);
+    tracing::info!(listen = %config.listen, otlp_http = %config.otlp_http_listen, otlp_grpc = %config.otlp_grpc_listen, "oxeye is ready");
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    state.ready.store(false, Ordering::Release);
+    let _ = shutdown_tx.send(true);
+    for server in servers {
+        server.await??;
+    }
+    maintenance.await?;
+    tokio::task::spawn_blocking(move || store.sync_wals()).await?.context("final WAL fsync")?;
+    tracing::info!("WAL synced; bye");
+    Ok(())
+}
+
+async fn bind(address: SocketAddr, flag: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address).await.with_context(|| format!("{flag}: cannot listen on {address}"))
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+        .context("http server")
+}
+
+async fn maintenance_loop(
+    store: Arc<MetricsStore>,
+    wal_sync: WalSyncPolicy,
+    maintenance_interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let sync_every = match wal_sync {
+        WalSyncPolicy::Interval(interval) => interval.max(Duration::from_millis(10)),
+        _ => Duration::from_secs(3600),
+    };
+    let mut sync_timer = tokio::time::interval(sync_every);
+    let mut maintenance_timer = tokio::time::interval(maintenance_interval);
+    maintenance_timer.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = sync_timer.tick() => {
+                if matches!(wal_sync, WalSyncPolicy::Interval(_)) {
+                    let store = store.clone();
+                    match tokio::task::spawn_blocking(move || store.sync_wals()).await {
+                        Ok(Err(error)) => tracing::error!(%error, "WAL fsync failed"),
+                        Err(error) => tracing::error!(%error, "WAL fsync task failed"),
+                        Ok(Ok(())) => {}
+                    }
+                }
+            }
+            _ = maintenance_timer.tick() => {
+                let store = store.clone();
+                let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                if let Err(error) = tokio::task::spawn_blocking(move || store.maintain(now_ms)).await {
+                    tracing::error!(%error, "maintenance task failed");
+                }
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

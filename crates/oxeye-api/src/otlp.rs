@@ -110,6 +110,13 @@ pub async fn http_metrics(State(state): State<ApiState>, headers: HeaderMap, bod
         Ok(tenant) => tenant,
         Err(error) => return respond_error(StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, error.to_string()),
     };
+    let Some(_budget) = state.reserve_write(body.len()) else {
+        return respond_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            CODE_RESOURCE_EXHAUSTED,
+            "too many write bytes in flight on this server, retry later".to_string(),
+        );
+    };
     let body = match crate::body::decode_content_encoding(&headers, &body, state.config.max_decompressed_bytes) {
         Ok(body) => body,
         Err(error) => return respond_error(error.status(), CODE_INVALID_ARGUMENT, error.to_string()),
@@ -159,7 +166,11 @@ impl MetricsService for GrpcMetrics {
             }
         };
         let started = std::time::Instant::now();
-        let outcome = export(&self.state, tenant, request.into_inner(), "otlp_grpc").await;
+        let request = request.into_inner();
+        let _budget = self.state.reserve_write(request.encoded_len()).ok_or_else(|| {
+            tonic::Status::resource_exhausted("too many write bytes in flight on this server, retry later")
+        })?;
+        let outcome = export(&self.state, tenant, request, "otlp_grpc").await;
         self.state
             .metrics
             .observe_request("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", started.elapsed());

@@ -142,6 +142,33 @@ fn apply_limit<T>(items: &mut Vec<T>, limit: usize) -> Vec<String> {
     Vec::new()
 }
 
+/// What every read endpoint parses first: the selectors, the time range, the limit and the tenant's database
+/// (`None` for a tenant that has never written, whose reads are empty).
+struct ReadScope {
+    selectors: Vec<Vec<Matcher>>,
+    start: i64,
+    end: i64,
+    limit: usize,
+    db: Option<std::sync::Arc<oxeye_metrics_store::TenantDb>>,
+}
+
+impl ReadScope {
+    /// `missing_match`: the error message when `match[]` is required and absent.
+    fn parse(
+        state: &ApiState,
+        params: &Params,
+        headers: &HeaderMap,
+        missing_match: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let selectors = params.selectors()?;
+        if let (Some(message), true) = (missing_match, selectors.is_empty()) {
+            return Err(ApiError::BadData(message.to_string()));
+        }
+        let (start, end) = params.range()?;
+        Ok(Self { selectors, start, end, limit: params.limit()?, db: reader(state, headers)? })
+    }
+}
+
 /// `GET|POST /api/v1/series`.
 pub async fn series(
     State(state): State<ApiState>,
@@ -150,13 +177,9 @@ pub async fn series(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &headers, &body)?;
-    let selectors = params.selectors()?;
-    if selectors.is_empty() {
-        return Err(ApiError::BadData("no match[] parameter provided".into()));
-    }
-    let (start, end) = params.range()?;
-    let limit = params.limit()?;
-    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!([]), vec![])) };
+    let ReadScope { selectors, start, end, limit, db } =
+        ReadScope::parse(&state, &params, &headers, Some("no match[] parameter provided"))?;
+    let Some(db) = db else { return Ok(success(json!([]), vec![])) };
     let mut all = blocking(move || {
         let mut merged = std::collections::BTreeSet::new();
         for matchers in selectors {
@@ -177,10 +200,8 @@ pub async fn labels(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &headers, &body)?;
-    let selectors = params.selectors()?;
-    let (start, end) = params.range()?;
-    let limit = params.limit()?;
-    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!([]), vec![])) };
+    let ReadScope { selectors, start, end, limit, db } = ReadScope::parse(&state, &params, &headers, None)?;
+    let Some(db) = db else { return Ok(success(json!([]), vec![])) };
     let mut names = blocking(move || {
         let mut names = std::collections::BTreeSet::new();
         if selectors.is_empty() {
@@ -206,10 +227,8 @@ pub async fn label_values(
     let params = Params::parse(query, &headers, &[])?;
     // Prometheus 3 accepts UTF-8 label names escaped as `U__` + `_<hex>_` sequences.
     let name = unescape_label_name(&name).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
-    let selectors = params.selectors()?;
-    let (start, end) = params.range()?;
-    let limit = params.limit()?;
-    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!([]), vec![])) };
+    let ReadScope { selectors, start, end, limit, db } = ReadScope::parse(&state, &params, &headers, None)?;
+    let Some(db) = db else { return Ok(success(json!([]), vec![])) };
     let mut values = blocking(move || {
         let mut values = std::collections::BTreeSet::new();
         if selectors.is_empty() {
@@ -279,13 +298,9 @@ pub async fn export(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &headers, &body)?;
-    let selectors = params.selectors()?;
-    if selectors.is_empty() {
-        return Err(ApiError::BadData("missing `match[]` query arg".into()));
-    }
-    let (start, end) = params.range()?;
-    let limit = params.limit()?;
-    let Some(db) = reader(&state, &headers)? else {
+    let ReadScope { selectors, start, end, limit, db } =
+        ReadScope::parse(&state, &params, &headers, Some("missing `match[]` query arg"))?;
+    let Some(db) = db else {
         return Ok(([("content-type", "application/stream+json")], String::new()).into_response());
     };
     let mut series = blocking(move || {

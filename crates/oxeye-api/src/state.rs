@@ -19,6 +19,9 @@ pub struct ApiConfig {
     pub max_decompressed_bytes: usize,
     /// OTLP → Prometheus translation settings.
     pub otlp_metrics: OtlpMetricsConfig,
+    /// Bytes of write requests (counted at 8× their received size, to cover decoding) being processed at once;
+    /// past it writes are answered 429 so that memory stays bounded under any load.
+    pub max_inflight_write_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -27,6 +30,7 @@ impl Default for ApiConfig {
             max_request_body_bytes: 32 << 20,
             max_decompressed_bytes: 128 << 20,
             otlp_metrics: OtlpMetricsConfig::default(),
+            max_inflight_write_bytes: 1 << 30,
         }
     }
 }
@@ -41,6 +45,8 @@ pub struct ApiState {
     pub ready: Arc<AtomicBool>,
     /// Per-tenant delta-to-cumulative state for OTLP.
     pub(crate) deltas: Arc<Mutex<HashMap<TenantId, Arc<Mutex<DeltaToCumulative>>>>>,
+    /// Budget of in-flight write bytes, in KiB permits.
+    write_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiState {
@@ -48,10 +54,23 @@ impl ApiState {
         Self {
             store,
             metrics: Arc::new(SelfMetrics::default()),
-            config: Arc::new(config),
             ready: Arc::new(AtomicBool::new(false)),
+            write_budget: Arc::new(tokio::sync::Semaphore::new((config.max_inflight_write_bytes >> 10).max(1))),
+            config: Arc::new(config),
             deltas: Arc::default(),
         }
+    }
+
+    /// Reserves memory for a write whose body is `body_len` bytes; `None` when the budget is exhausted (the caller
+    /// answers 429 / `RESOURCE_EXHAUSTED`). The reservation is released when the permit is dropped.
+    pub(crate) fn reserve_write(&self, body_len: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let total = self.write_budget_total();
+        let kib = ((body_len.saturating_mul(8)) >> 10).clamp(1, total) as u32;
+        self.write_budget.clone().try_acquire_many_owned(kib).ok()
+    }
+
+    fn write_budget_total(&self) -> usize {
+        (self.config.max_inflight_write_bytes >> 10).clamp(1, u32::MAX as usize)
     }
 
     pub(crate) fn delta_state(&self, tenant: &TenantId) -> Arc<Mutex<DeltaToCumulative>> {

@@ -393,3 +393,17 @@ async fn import_reports_bad_lines_and_keeps_good_ones_and_flush_writes_blocks() 
     );
     assert_eq!(h.get("/ready", None).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_in_flight_write_budget_answers_429_when_exhausted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MetricsStore::open(StoreOptions::new(dir.path())).unwrap());
+    let state = ApiState::new(store, ApiConfig { max_inflight_write_bytes: 64 << 10, ..ApiConfig::default() });
+    let held = state.reserve_write(6 << 10).expect("48 KiB of 64 KiB");
+    assert!(state.reserve_write(4 << 10).is_none(), "32 KiB more does not fit");
+    let app = router(state.clone());
+    let request = Request::post("/api/v1/import/prometheus").body(Body::from(vec![b'#'; 4 << 10])).unwrap();
+    assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    drop(held);
+    assert!(state.reserve_write(4 << 10).is_some(), "released when the permit is dropped");
+}

@@ -64,6 +64,7 @@ pub async fn remote_write(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_from_headers(&headers)?;
+    let _budget = reserve(&state, body.len())?;
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if content_type.replace(' ', "").contains(&format!("proto={RW2_PROTO}")) {
         // Prometheus 3 falls back to remote-write 1.0 when the receiver answers 415.
@@ -97,6 +98,7 @@ pub async fn import_prometheus(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_from_headers(&headers)?;
+    let _budget = reserve(&state, body.len())?;
     let body = crate::body::decode_content_encoding(&headers, &body, state.config.max_decompressed_bytes)?;
     let default_timestamp = match query.iter().find(|(k, _)| k == "timestamp") {
         Some((_, value)) => {
@@ -126,6 +128,13 @@ pub async fn import_prometheus(
             Err(ApiError::BadWrite(messages.join("\n")))
         }
     }
+}
+
+/// Reserves the in-flight write budget for a body, or answers 429.
+pub(crate) fn reserve(state: &ApiState, body_len: usize) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state.reserve_write(body_len).ok_or_else(|| {
+        ApiError::TooManyRequests("too many write bytes in flight on this server, retry later".to_string())
+    })
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -181,11 +181,11 @@ async fn bad_requests_get_prometheus_style_errors() {
     let (status, body) = h.send(corrupt).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.starts_with("cannot decode remote write request: snappy"), "{body}");
-    let rw2 = Request::post("/api/v1/write")
-        .header("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+    let unknown_message = Request::post("/api/v1/write")
+        .header("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v3.Request")
         .body(Body::from(vec![0]))
         .unwrap();
-    assert_eq!(h.send(rw2).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(h.send(unknown_message).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // One invalid series is refused by name; the valid rest of the batch is stored.
     let now = now_ms();
@@ -406,4 +406,36 @@ async fn the_in_flight_write_budget_answers_429_when_exhausted() {
     assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
     drop(held);
     assert!(state.reserve_write(4 << 10).is_some(), "released when the permit is dropped");
+}
+
+#[tokio::test]
+async fn remote_write_2_is_stored_and_answers_with_written_counts() {
+    use oxeye_ingest::remote_write::{ExemplarV2, MetadataV2, RequestV2, TimeSeriesV2, encode_write_request_v2};
+    let h = harness();
+    let now = now_ms();
+    let symbols = ["", "__name__", "jobs_total", "job", "batch", "Jobs run.", "trace_id", "t1"];
+    let request = RequestV2 {
+        symbols: symbols.iter().map(|s| s.to_string()).collect(),
+        timeseries: vec![TimeSeriesV2 {
+            labels_refs: vec![1, 2, 3, 4],
+            samples: vec![Sample { value: 7.0, timestamp: now }],
+            exemplars: vec![ExemplarV2 { labels_refs: vec![6, 7], value: 1.0, timestamp: now }],
+            metadata: Some(MetadataV2 { r#type: 1, help_ref: 5, unit_ref: 0 }),
+            ..Default::default()
+        }],
+    };
+    let post = Request::post("/api/v1/write")
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+        .header("X-Prometheus-Remote-Write-Version", "2.0.0")
+        .body(Body::from(encode_write_request_v2(&request)))
+        .unwrap();
+    let response = h.app.clone().oneshot(post).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(response.headers()["x-prometheus-remote-write-samples-written"], "1");
+    assert_eq!(response.headers()["x-prometheus-remote-write-exemplars-written"], "1");
+    let series = h.get_json("/api/v1/series?match[]=jobs_total", None).await;
+    assert_eq!(series["data"], serde_json::json!([{"__name__": "jobs_total", "job": "batch"}]));
+    let metadata = h.get_json("/api/v1/metadata?metric=jobs_total", None).await;
+    assert_eq!(metadata["data"]["jobs_total"][0]["help"], "Jobs run.");
 }

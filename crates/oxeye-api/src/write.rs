@@ -14,7 +14,7 @@ use crate::{ApiError, ApiState};
 /// How many rejection messages a response lists before summarising the rest.
 const MAX_LISTED_REJECTIONS: usize = 10;
 
-/// The remote-write protobuf message versions. Only 1.0 (`prometheus.WriteRequest`) is decoded yet.
+/// The remote write 2.0 message name as it appears (lowercased) in `Content-Type: …;proto=…`.
 const RW2_PROTO: &str = "io.prometheus.write.v2.request";
 
 /// Stores a decoded write for `tenant`: counts what was ingested and refused (by protocol and reason) and returns
@@ -57,7 +57,9 @@ pub(crate) fn rejection_error(rejections: &[Rejection]) -> Option<ApiError> {
     Some(if retryable { ApiError::TooManyRequests(message) } else { ApiError::BadWrite(message) })
 }
 
-/// `POST /api/v1/write`: remote_write 1.0, protobuf in snappy block format. 204 when everything was stored.
+/// `POST /api/v1/write`: remote write 1.0 (`prometheus.WriteRequest`) or 2.0 (`io.prometheus.write.v2.Request`,
+/// chosen by `Content-Type: application/x-protobuf;proto=…`), protobuf in snappy block format. 204 when
+/// everything was stored; 2.0 responses carry the `X-Prometheus-Remote-Write-*-Written` headers.
 pub async fn remote_write(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -66,10 +68,13 @@ pub async fn remote_write(
     let tenant = tenant_from_headers(&headers)?;
     let _budget = reserve(&state, body.len())?;
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    if content_type.replace(' ', "").contains(&format!("proto={RW2_PROTO}")) {
-        // Prometheus 3 falls back to remote-write 1.0 when the receiver answers 415.
+    let is_v2 = content_type.replace(' ', "").contains(&format!("proto={RW2_PROTO}"));
+    if let Some(proto) = content_type.split(';').filter_map(|p| p.trim().strip_prefix("proto=")).next()
+        && proto != RW2_PROTO
+        && proto != "prometheus.writerequest"
+    {
         return Err(ApiError::UnsupportedMediaType(format!(
-            "remote write 2.0 ({RW2_PROTO}) is not supported yet; send prometheus.WriteRequest (remote write 1.0)"
+            "unsupported remote write message {proto:?}; send prometheus.WriteRequest or io.prometheus.write.v2.Request"
         )));
     }
     if let Some(encoding) = headers.get("content-encoding").and_then(|v| v.to_str().ok())
@@ -79,13 +84,31 @@ pub async fn remote_write(
             "unsupported Content-Encoding {encoding:?}, remote write uses snappy"
         )));
     }
-    let decoded = oxeye_ingest::remote_write::decode_write_request(&body, state.config.max_decompressed_bytes)
-        .map_err(|e| ApiError::BadWrite(format!("cannot decode remote write request: {e}")))?;
-    let outcome = store_write(&state, tenant, "remote_write", decoded).await?;
-    match rejection_error(&outcome.rejections) {
-        Some(error) => Err(error),
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    let limit = state.config.max_decompressed_bytes;
+    let decoded = if is_v2 {
+        oxeye_ingest::remote_write::decode_write_request_v2(&body, limit)
+    } else {
+        oxeye_ingest::remote_write::decode_write_request(&body, limit)
     }
+    .map_err(|e| ApiError::BadWrite(format!("cannot decode remote write request: {e}")))?;
+    let protocol = if is_v2 { "remote_write_v2" } else { "remote_write" };
+    let outcome = store_write(&state, tenant, protocol, decoded).await?;
+    let mut response = match rejection_error(&outcome.rejections) {
+        Some(error) => error.into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    if is_v2 {
+        // Remote write 2.0 requires these on every response, so the sender can tell what was stored.
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("x-prometheus-remote-write-samples-written", outcome.samples_accepted),
+            ("x-prometheus-remote-write-histograms-written", 0),
+            ("x-prometheus-remote-write-exemplars-written", outcome.exemplars_accepted),
+        ] {
+            headers.insert(name, axum::http::HeaderValue::from(value));
+        }
+    }
+    Ok(response)
 }
 
 /// `POST /api/v1/import/prometheus`: Prometheus text exposition, as VictoriaMetrics imports it. Samples without a

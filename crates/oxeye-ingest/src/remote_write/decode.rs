@@ -42,7 +42,7 @@ pub fn encode_write_request(request: &WriteRequest) -> Vec<u8> {
         .expect("a remote_write request larger than snappy's 4 GiB block limit")
 }
 
-fn convert_write_request(request: WriteRequest) -> DecodedWrite {
+pub(super) fn convert_write_request(request: WriteRequest) -> DecodedWrite {
     let mut decoded = DecodedWrite::default();
     decoded.batch.series.reserve(request.timeseries.len());
     for series in request.timeseries {

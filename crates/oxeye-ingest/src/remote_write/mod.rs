@@ -1,4 +1,5 @@
-//! Prometheus remote_write 1.0 (`prometheus.WriteRequest`, protobuf inside snappy block framing).
+//! Prometheus remote_write 1.0 (`prometheus.WriteRequest`, protobuf inside snappy block framing) and 2.0
+//! (`io.prometheus.write.v2.Request`, see `v2.rs`).
 //!
 //! [`decode_write_request`] turns an HTTP body into a [`DecodedWrite`](crate::DecodedWrite): it checks the size
 //! the snappy header announces against the caller's limit before allocating, decodes the protobuf, and converts
@@ -14,6 +15,10 @@ mod decode;
 mod proto;
 #[cfg(test)]
 mod tests;
+mod v2;
 
 pub use decode::{decode_write_request, encode_write_request};
 pub use proto::{Exemplar, Label, MetricMetadata, MetricType as ProtoMetricType, Sample, TimeSeries, WriteRequest};
+pub use v2::{
+    ExemplarV2, MetadataV2, RequestV2, TimeSeriesV2, WrittenCounts, decode_write_request_v2, encode_write_request_v2,
+};

@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oxeye_ingest::DecodedWrite;
-use oxeye_metrics_store::AppendOutcome;
+use oxeye_ingest::remote_write::RawWriteRequest;
+use oxeye_metrics_store::{AppendOutcome, SeriesInput};
 use oxeye_model::{RejectReason, Rejection, TenantId};
 
 use crate::tenant::tenant_from_headers;
@@ -25,20 +26,52 @@ pub(crate) async fn store_write(
     protocol: &'static str,
     decoded: DecodedWrite,
 ) -> Result<AppendOutcome, ApiError> {
-    let store = state.store.clone();
-    let now_ms = now_ms();
     let DecodedWrite { batch, rejections: decode_rejections } = decoded;
-    let tenant_for_task = tenant.clone();
-    let mut outcome = tokio::task::spawn_blocking(move || -> Result<AppendOutcome, ApiError> {
-        let db = store.tenant(&tenant_for_task)?;
-        Ok(db.append(&batch, now_ms)?)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))??;
+    let mut outcome = store_with(state, tenant.clone(), move |db, now_ms| Ok(db.append(&batch, now_ms)?)).await?;
     let mut rejections = decode_rejections;
     rejections.append(&mut outcome.rejections);
     outcome.rejections = rejections;
     state.metrics.count_write(&tenant, protocol, &outcome);
+    Ok(outcome)
+}
+
+/// Runs `work` against the tenant's database on a blocking thread (decoding and appending are CPU and disk work).
+async fn store_with(
+    state: &ApiState,
+    tenant: TenantId,
+    work: impl FnOnce(&oxeye_metrics_store::TenantDb, i64) -> Result<AppendOutcome, ApiError> + Send + 'static,
+) -> Result<AppendOutcome, ApiError> {
+    let store = state.store.clone();
+    let now_ms = now_ms();
+    tokio::task::spawn_blocking(move || {
+        let db = store.tenant(&tenant)?;
+        work(&db, now_ms)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?
+}
+
+/// Remote write 1.0 through the fast path: read in place, series named by their label bytes (see
+/// `oxeye_ingest::remote_write::RawWriteRequest` and `oxeye_metrics_store::SeriesInput`).
+async fn store_remote_write_v1(state: &ApiState, tenant: TenantId, body: Bytes) -> Result<AppendOutcome, ApiError> {
+    let limit = state.config.max_decompressed_bytes;
+    let outcome = store_with(state, tenant.clone(), move |db, now_ms| {
+        let cannot_decode =
+            |e: oxeye_ingest::DecodeError| ApiError::BadWrite(format!("cannot decode remote write request: {e}"));
+        let decompressed = oxeye_ingest::remote_write::decompress(&body, limit).map_err(cannot_decode)?;
+        let raw = RawWriteRequest::parse(&decompressed).map_err(cannot_decode)?;
+        let inputs: Vec<SeriesInput<'_>> = raw
+            .series
+            .iter()
+            .map(|series| match series.key {
+                Some(key) => SeriesInput::Keyed { key, samples: &raw.samples[series.samples.clone()] },
+                None => SeriesInput::Deferred { samples: series.samples.len() },
+            })
+            .collect();
+        Ok(db.append_inputs(&inputs, &mut |index| raw.resolve(index), &raw.metadata, now_ms)?)
+    })
+    .await?;
+    state.metrics.count_write(&tenant, "remote_write", &outcome);
     Ok(outcome)
 }
 
@@ -84,15 +117,13 @@ pub async fn remote_write(
             "unsupported Content-Encoding {encoding:?}, remote write uses snappy"
         )));
     }
-    let limit = state.config.max_decompressed_bytes;
-    let decoded = if is_v2 {
-        oxeye_ingest::remote_write::decode_write_request_v2(&body, limit)
+    let outcome = if is_v2 {
+        let decoded = oxeye_ingest::remote_write::decode_write_request_v2(&body, state.config.max_decompressed_bytes)
+            .map_err(|e| ApiError::BadWrite(format!("cannot decode remote write request: {e}")))?;
+        store_write(&state, tenant, "remote_write_v2", decoded).await?
     } else {
-        oxeye_ingest::remote_write::decode_write_request(&body, limit)
-    }
-    .map_err(|e| ApiError::BadWrite(format!("cannot decode remote write request: {e}")))?;
-    let protocol = if is_v2 { "remote_write_v2" } else { "remote_write" };
-    let outcome = store_write(&state, tenant, protocol, decoded).await?;
+        store_remote_write_v1(&state, tenant, body).await?
+    };
     let mut response = match rejection_error(&outcome.rejections) {
         Some(error) => error.into_response(),
         None => StatusCode::NO_CONTENT.into_response(),

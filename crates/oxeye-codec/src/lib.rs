@@ -5,10 +5,12 @@
 //!
 //! - [`varint`]: LEB128 unsigned varints and zigzag signed varints.
 //! - [`bits`]: a bit-level writer and reader.
+//! - [`pco_chunk`]: pco-compressed column chunks, the encoding of sealed block chunks.
 //! - [`xor_chunk`]: Gorilla-style time series chunks (delta-of-delta timestamps, XOR'd float values), the
 //!   encoding of the metrics head and of block chunks.
 
 pub mod bits;
+pub mod pco_chunk;
 pub mod varint;
 pub mod xor_chunk;
 

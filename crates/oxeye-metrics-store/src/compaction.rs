@@ -100,7 +100,7 @@ fn merge(db: &TenantDb, group: &[Arc<Block>]) -> Result<(), StoreError> {
         // Stable sort: for equal timestamps the sample from the older block (earlier in the group) wins.
         samples.sort_by_key(|s| s.timestamp_ms);
         dedup_by_timestamp(&mut samples, 0);
-        writer.add(&smallest, &samples)?;
+        writer.add(smallest.iter().map(|l| (l.name.as_str(), l.value.as_str())), &samples)?;
     }
     let level = group.iter().map(|b| b.meta.compaction.level).max().unwrap_or(1) + 1;
     let mut sources: Vec<String> = group.iter().flat_map(|b| b.meta.compaction.sources.clone()).collect();

@@ -16,9 +16,11 @@
 //! Reads go through [`oxeye_storage_api::MetricsReader`], which [`TenantDb`] implements by merging the blocks that
 //! overlap the range with the head. On-disk formats are documented in `docs/formats/`.
 
+mod appender;
 mod block;
 mod compaction;
 mod error;
+mod hash;
 mod head;
 mod options;
 mod postings;
@@ -27,8 +29,9 @@ mod tenant_db;
 mod tenant_reader;
 mod wal_records;
 
+pub use appender::{AppendOutcome, SeriesInput};
 pub use error::StoreError;
 pub use options::{Limits, StoreOptions, parse_duration};
 pub use oxeye_wal::SyncPolicy as WalSyncPolicy;
 pub use store::{MetricsStore, TenantSummary};
-pub use tenant_db::{AppendOutcome, TenantDb, TenantStats};
+pub use tenant_db::{TenantDb, TenantStats};

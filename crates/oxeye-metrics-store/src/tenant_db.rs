@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
-use oxeye_model::{Labels, RejectReason, Rejection, TenantId, WriteBatch};
-use oxeye_wal::{Wal, WalOptions, frame_record};
+use oxeye_model::{Labels, RejectReason, Rejection, TenantId};
+use oxeye_wal::{Wal, WalOptions};
 
 use crate::block::{Block, BlockWriter, CompactionInfo, files, new_block_id};
-use crate::head::{Head, SampleVerdict};
+use crate::head::Head;
 use crate::wal_records::{self, Record};
 use crate::{Limits, StoreError, StoreOptions};
 
@@ -35,19 +35,9 @@ impl TenantStats {
     }
 }
 
-/// What an append did.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct AppendOutcome {
-    pub samples_accepted: usize,
-    pub exemplars_accepted: usize,
-    pub series_created: usize,
-    /// Refused series and samples, with reasons; the rest of the batch was stored.
-    pub rejections: Vec<Rejection>,
-}
-
-struct RateLimiter {
-    tokens: f64,
-    last: Instant,
+pub(crate) struct RateLimiter {
+    pub(crate) tokens: f64,
+    pub(crate) last: Instant,
 }
 
 /// One tenant's time series database.
@@ -60,7 +50,7 @@ pub struct TenantDb {
     pub(crate) head: Mutex<Head>,
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
     maintenance: Mutex<()>,
-    rate: Mutex<RateLimiter>,
+    pub(crate) rate: Mutex<RateLimiter>,
     pub(crate) stats: TenantStats,
 }
 
@@ -136,215 +126,6 @@ impl TenantDb {
         (blocks.len(), blocks.iter().map(|b| b.disk_bytes).sum())
     }
 
-    /// Stores a batch. Invalid series and samples are refused individually (see [`AppendOutcome::rejections`]);
-    /// everything accepted is in the WAL when this returns. `now_ms` is the wall clock, for the age limits.
-    pub fn append(&self, batch: &WriteBatch, now_ms: i64) -> Result<AppendOutcome, StoreError> {
-        let mut outcome = AppendOutcome::default();
-        if let Some(rejection) = self.check_rate(batch) {
-            self.stats.count_rejection(&rejection);
-            outcome.rejections.push(rejection);
-            return Ok(outcome);
-        }
-        let min_timestamp = now_ms.saturating_sub(self.limits.effective_max_sample_age().as_millis() as i64);
-        let max_timestamp = now_ms.saturating_add(self.limits.max_future.as_millis() as i64);
-        let ooo_window_ms = self.limits.out_of_order_window.as_millis() as i64;
-
-        let mut new_series: Vec<(u32, &Labels)> = Vec::new();
-        let mut accepted_samples: Vec<(u32, i64, f64)> = Vec::with_capacity(batch.sample_count());
-        let mut accepted_exemplars = Vec::new();
-        let mut sorted = Vec::new();
-        let sequence = {
-            let mut head = self.lock_head();
-            for series in &batch.series {
-                if series.samples.is_empty() && series.exemplars.is_empty() {
-                    continue;
-                }
-                if let Some(rejection) = self.check_labels(&series.labels, series.samples.len()) {
-                    outcome.rejections.push(rejection);
-                    continue;
-                }
-                // Refusals of this series' samples, grouped by reason: (reason, count, first timestamp).
-                let mut refused: Vec<(RejectReason, usize, i64)> = Vec::new();
-                // Age limits first, so that a series whose every sample is refused is never created.
-                sorted.clear();
-                for sample in &series.samples {
-                    if sample.timestamp_ms < min_timestamp {
-                        add_refusal(&mut refused, RejectReason::SampleTooOld, sample.timestamp_ms);
-                    } else if sample.timestamp_ms > max_timestamp {
-                        add_refusal(&mut refused, RejectReason::SampleTooNew, sample.timestamp_ms);
-                    } else {
-                        sorted.push(*sample);
-                    }
-                }
-                sorted.sort_by_key(|s| s.timestamp_ms);
-                let id = if sorted.is_empty() && series.exemplars.is_empty() {
-                    None
-                } else {
-                    match head.lookup(&series.labels) {
-                        Some(id) => Some(id),
-                        None => {
-                            if head.num_series() >= self.limits.max_active_series {
-                                outcome.rejections.push(Rejection::new(
-                                    RejectReason::SeriesLimit,
-                                    series.labels.to_string(),
-                                    sorted.len(),
-                                    format!(
-                                        "per-tenant series limit of {} exceeded, series {} was not created",
-                                        self.limits.max_active_series, series.labels
-                                    ),
-                                ));
-                                None
-                            } else {
-                                let id = head.create(&series.labels, None);
-                                new_series.push((id, &series.labels));
-                                Some(id)
-                            }
-                        }
-                    }
-                };
-                let Some(id) = id else {
-                    for (reason, count, timestamp) in refused {
-                        outcome.rejections.push(sample_rejection(reason, &series.labels, count, timestamp));
-                    }
-                    continue;
-                };
-                for sample in &sorted {
-                    match head.check_sample(id, sample.timestamp_ms, sample.value, ooo_window_ms) {
-                        SampleVerdict::InOrder | SampleVerdict::OutOfOrder => {
-                            head.apply_sample(id, sample.timestamp_ms, sample.value);
-                            accepted_samples.push((id, sample.timestamp_ms, sample.value));
-                        }
-                        SampleVerdict::Duplicate => {}
-                        SampleVerdict::Conflict => {
-                            add_refusal(&mut refused, RejectReason::DuplicateTimestamp, sample.timestamp_ms)
-                        }
-                        SampleVerdict::TooOld => {
-                            add_refusal(&mut refused, RejectReason::OutOfOrder, sample.timestamp_ms)
-                        }
-                    }
-                }
-                for (reason, count, timestamp) in refused {
-                    outcome.rejections.push(sample_rejection(reason, &series.labels, count, timestamp));
-                }
-                for exemplar in &series.exemplars {
-                    head.add_exemplar(id, exemplar.clone(), self.limits.max_exemplars_per_series);
-                    accepted_exemplars.push((id, exemplar));
-                }
-            }
-            let changed_metadata: Vec<_> = batch.metadata.iter().filter(|m| head.set_metadata(m)).collect();
-
-            if new_series.is_empty()
-                && accepted_samples.is_empty()
-                && accepted_exemplars.is_empty()
-                && changed_metadata.is_empty()
-            {
-                None
-            } else {
-                let mut framed = Vec::with_capacity(accepted_samples.len() * 14 + 64);
-                let mut payload = Vec::new();
-                let mut frame = |encode: &dyn Fn(&mut Vec<u8>)| {
-                    payload.clear();
-                    encode(&mut payload);
-                    frame_record(&mut framed, &payload);
-                };
-                if !new_series.is_empty() {
-                    frame(&|buf| wal_records::encode_series(buf, &new_series));
-                }
-                if !accepted_samples.is_empty() {
-                    frame(&|buf| wal_records::encode_samples(buf, &accepted_samples));
-                }
-                if !accepted_exemplars.is_empty() {
-                    frame(&|buf| wal_records::encode_exemplars(buf, &accepted_exemplars));
-                }
-                if !changed_metadata.is_empty() {
-                    frame(&|buf| wal_records::encode_metadata(buf, &changed_metadata));
-                }
-                Some(self.wal.write(&framed)?)
-            }
-        };
-        // Group commit happens outside the head lock so that concurrent writers share one fsync.
-        if let Some(sequence) = sequence
-            && self.wal.sync_policy() == oxeye_wal::SyncPolicy::Always
-        {
-            self.wal.sync_through(sequence)?;
-        }
-        outcome.samples_accepted = accepted_samples.len();
-        outcome.exemplars_accepted = accepted_exemplars.len();
-        outcome.series_created = new_series.len();
-        self.stats.samples_appended.fetch_add(outcome.samples_accepted as u64, Ordering::Relaxed);
-        self.stats.exemplars_appended.fetch_add(outcome.exemplars_accepted as u64, Ordering::Relaxed);
-        self.stats.series_created.fetch_add(outcome.series_created as u64, Ordering::Relaxed);
-        for rejection in &outcome.rejections {
-            self.stats.count_rejection(rejection);
-        }
-        Ok(outcome)
-    }
-
-    fn check_rate(&self, batch: &WriteBatch) -> Option<Rejection> {
-        let rate = self.limits.ingestion_rate_samples_per_second;
-        if rate == 0 {
-            return None;
-        }
-        let samples = batch.sample_count();
-        let mut limiter = self.rate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        // A burst of one second's worth of samples is allowed, as Mimir's default burst equals the rate.
-        let capacity = rate as f64;
-        limiter.tokens = (limiter.tokens + now.duration_since(limiter.last).as_secs_f64() * rate as f64).min(capacity);
-        limiter.last = now;
-        if samples as f64 <= limiter.tokens {
-            limiter.tokens -= samples as f64;
-            return None;
-        }
-        Some(Rejection::new(
-            RejectReason::RateLimit,
-            "",
-            samples,
-            format!(
-                "ingestion rate limit of {rate} samples/s exceeded for tenant {}, {samples} samples refused",
-                self.tenant
-            ),
-        ))
-    }
-
-    fn check_labels(&self, labels: &Labels, samples: usize) -> Option<Rejection> {
-        let limits = &self.limits;
-        let reject =
-            |reason: RejectReason, message: String| Some(Rejection::new(reason, labels.to_string(), samples, message));
-        if labels.len() > limits.max_labels_per_series {
-            return reject(
-                RejectReason::TooManyLabels,
-                format!("series {labels} has {} labels, the limit is {}", labels.len(), limits.max_labels_per_series),
-            );
-        }
-        if labels.metric_name().is_none() {
-            return reject(RejectReason::MissingMetricName, format!("series {labels} has no metric name"));
-        }
-        for label in labels {
-            if label.name.len() > limits.max_label_name_length {
-                return reject(
-                    RejectReason::LabelNameTooLong,
-                    format!(
-                        "label name {:?} of series {labels} is longer than {} bytes",
-                        label.name, limits.max_label_name_length
-                    ),
-                );
-            }
-            if label.value.len() > limits.max_label_value_length {
-                return reject(
-                    RejectReason::LabelValueTooLong,
-                    format!(
-                        "value of label {:?} of series {labels} is {} bytes, longer than {}",
-                        label.name,
-                        label.value.len(),
-                        limits.max_label_value_length
-                    ),
-                );
-            }
-        }
-        None
-    }
-
     /// Background work, in order: cut blocks from the head while it spans more than 1.5 block ranges (as
     /// Prometheus does), checkpoint the WAL, compact, apply retention.
     pub fn maintain(&self, now_ms: i64) -> Result<(), StoreError> {
@@ -386,13 +167,15 @@ impl TenantDb {
             let end = (start + range).min(max_t.saturating_add(1)).max(start + 1);
             // Close the range to writers before releasing the lock, so nothing lands in it while it is written.
             head.min_valid_time = head.min_valid_time.max(end);
-            (start, end, head.collect_range(start, end))
+            (start, end, head.snapshot_range(start, end))
         };
         let id = new_block_id();
         let blocks_dir = self.dir.join(files::BLOCKS_DIR);
         let mut writer = BlockWriter::create(&blocks_dir, &id)?;
-        for (labels, samples) in &series {
-            writer.add(labels, samples)?;
+        let mut samples = Vec::new();
+        for snapshot in &series {
+            snapshot.samples(start, end, &mut samples);
+            writer.add(snapshot.labels.iter().map(|(name, value)| (&**name, &**value)), &samples)?;
         }
         drop(series);
         if writer.finish(start, end, CompactionInfo { level: 1, sources: vec![id.clone()] })?.is_some() {
@@ -458,29 +241,6 @@ impl TenantDb {
     pub fn sync_wal(&self) -> Result<(), StoreError> {
         Ok(self.wal.sync()?)
     }
-}
-
-/// Counts one refused sample under `reason`, remembering the first refused timestamp.
-fn add_refusal(refused: &mut Vec<(RejectReason, usize, i64)>, reason: RejectReason, timestamp: i64) {
-    match refused.iter_mut().find(|r| r.0 == reason) {
-        Some(entry) => entry.1 += 1,
-        None => refused.push((reason, 1, timestamp)),
-    }
-}
-
-fn sample_rejection(reason: RejectReason, labels: &Labels, count: usize, timestamp: i64) -> Rejection {
-    let what = match reason {
-        RejectReason::SampleTooOld => "too old",
-        RejectReason::SampleTooNew => "too far in the future",
-        RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
-        _ => "out of order sample",
-    };
-    Rejection::new(
-        reason,
-        labels.to_string(),
-        count,
-        format!("{what}: {count} sample(s) of series {labels}, first at timestamp {timestamp}"),
-    )
 }
 
 fn apply_replayed(head: &mut Head, record: Record, newest_block_end: i64) {

@@ -20,15 +20,22 @@ use crate::{DecodeError, DecodedWrite};
 /// Fails with [`DecodeError::SnappyCorrupt`], [`DecodeError::DecompressedTooLarge`] or
 /// [`DecodeError::Protobuf`] when the body as a whole cannot be read.
 pub fn decode_write_request(body: &[u8], max_decompressed_bytes: usize) -> Result<DecodedWrite, DecodeError> {
+    let decompressed = decompress(body, max_decompressed_bytes)?;
+    let request = WriteRequest::decode(decompressed.as_slice())
+        .map_err(|error| DecodeError::Protobuf { message: error.to_string() })?;
+    Ok(convert_write_request(request))
+}
+
+/// Decompresses a snappy block-format body, refusing (before allocating) one that announces more than
+/// `max_decompressed_bytes`.
+pub fn decompress(body: &[u8], max_decompressed_bytes: usize) -> Result<Vec<u8>, DecodeError> {
     let decompressed_len = snap::raw::decompress_len(body).map_err(|_| DecodeError::SnappyCorrupt)?;
     if decompressed_len > max_decompressed_bytes {
         return Err(DecodeError::DecompressedTooLarge { size: decompressed_len, limit: max_decompressed_bytes });
     }
     let mut decompressed = vec![0u8; decompressed_len];
     snap::raw::Decoder::new().decompress(body, &mut decompressed).map_err(|_| DecodeError::SnappyCorrupt)?;
-    let request = WriteRequest::decode(decompressed.as_slice())
-        .map_err(|error| DecodeError::Protobuf { message: error.to_string() })?;
-    Ok(convert_write_request(request))
+    Ok(decompressed)
 }
 
 /// Encodes `request` as a remote_write 1.0 body (protobuf, then snappy block format). For tests and benchmarks.
@@ -57,7 +64,7 @@ pub(super) fn convert_write_request(request: WriteRequest) -> DecodedWrite {
 }
 
 /// Converts one series; `Ok(None)` for a series with nothing to store.
-fn convert_series(series: TimeSeries) -> Result<Option<ModelTimeSeries>, Rejection> {
+pub(super) fn convert_series(series: TimeSeries) -> Result<Option<ModelTimeSeries>, Rejection> {
     if series.samples.is_empty() && series.exemplars.is_empty() {
         return Ok(None);
     }
@@ -154,7 +161,7 @@ fn convert_exemplar(exemplar: Exemplar) -> Option<ModelExemplar> {
     Some(ModelExemplar { labels, value: exemplar.value, timestamp_ms: exemplar.timestamp })
 }
 
-fn convert_metadata(metadata: MetricMetadata) -> Option<ModelMetadata> {
+pub(super) fn convert_metadata(metadata: MetricMetadata) -> Option<ModelMetadata> {
     if metadata.metric_family_name.is_empty() {
         return None;
     }

@@ -13,12 +13,14 @@
 
 mod decode;
 mod proto;
+mod raw;
 #[cfg(test)]
 mod tests;
 mod v2;
 
-pub use decode::{decode_write_request, encode_write_request};
+pub use decode::{decode_write_request, decompress, encode_write_request};
 pub use proto::{Exemplar, Label, MetricMetadata, MetricType as ProtoMetricType, Sample, TimeSeries, WriteRequest};
+pub use raw::{RawSeries, RawWriteRequest};
 pub use v2::{
     ExemplarV2, MetadataV2, RequestV2, TimeSeriesV2, WrittenCounts, decode_write_request_v2, encode_write_request_v2,
 };

@@ -32,6 +32,8 @@ pub(crate) mod files {
     pub const FORMAT_VERSION: u8 = 1;
     /// Chunk encoding: Gorilla XOR (see `oxeye_codec::xor_chunk`).
     pub const ENCODING_XOR: u8 = 1;
+    /// Chunk encoding: pco timestamp and value streams (see `oxeye_codec::pco_chunk`).
+    pub const ENCODING_PCO: u8 = 2;
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use oxeye_codec::varint::{get_bytes, get_uvarint, get_varint};
 use oxeye_codec::xor_chunk::XorIterator;
 use oxeye_model::{Label, Labels, Sample};
 
-use super::files::{self, CHUNKS_MAGIC, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
+use super::files::{self, CHUNKS_MAGIC, ENCODING_PCO, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
 use super::meta::BlockMeta;
 use crate::StoreError;
 use crate::postings::PostingsIndex;
@@ -167,18 +167,26 @@ impl Block {
             }
             let (encoding, encoded) =
                 data.split_first().ok_or_else(|| StoreError::corrupt(&self.dir, "empty chunk"))?;
-            if *encoding != ENCODING_XOR {
-                return Err(StoreError::corrupt(&self.dir, format!("unknown chunk encoding {encoding}")));
-            }
-            let iterator = XorIterator::new(encoded).map_err(|e| StoreError::corrupt(&self.dir, e.to_string()))?;
-            for item in iterator {
-                let (timestamp, value) = item.map_err(|e| StoreError::corrupt(&self.dir, e.to_string()))?;
-                if timestamp > end {
-                    break;
+            let corrupt = |e: oxeye_codec::DecodeError| StoreError::corrupt(&self.dir, e.to_string());
+            match *encoding {
+                ENCODING_XOR => {
+                    for item in XorIterator::new(encoded).map_err(corrupt)? {
+                        let (timestamp, value) = item.map_err(corrupt)?;
+                        if timestamp > end {
+                            break;
+                        }
+                        if timestamp >= start {
+                            out.push(Sample::new(timestamp, value));
+                        }
+                    }
                 }
-                if timestamp >= start {
-                    out.push(Sample::new(timestamp, value));
+                ENCODING_PCO => {
+                    let (mut timestamps, mut values) = (Vec::new(), Vec::new());
+                    oxeye_codec::pco_chunk::decode(encoded, &mut timestamps, &mut values).map_err(corrupt)?;
+                    let in_range = timestamps.iter().zip(&values).filter(|(t, _)| **t >= start && **t <= end);
+                    out.extend(in_range.map(|(t, v)| Sample::new(*t, *v)));
                 }
+                other => return Err(StoreError::corrupt(&self.dir, format!("unknown chunk encoding {other}"))),
             }
         }
         Ok(())

@@ -1,15 +1,18 @@
 //! Writing a block from sorted series.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use oxeye_codec::pco_chunk;
 use oxeye_codec::varint::{put_bytes, put_uvarint, put_varint};
 use oxeye_codec::xor_chunk::{MAX_SAMPLES_PER_CHUNK, encode_chunk};
-use oxeye_model::{Labels, Sample};
+#[cfg(test)]
+use oxeye_model::Labels;
+use oxeye_model::Sample;
 
-use super::files::{self, CHUNKS_MAGIC, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
+use super::files::{self, CHUNKS_MAGIC, ENCODING_PCO, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
 use super::meta::{BlockMeta, BlockStats, CompactionInfo};
 use crate::StoreError;
 
@@ -22,12 +25,16 @@ pub(crate) struct BlockWriter {
     id: String,
     tmp_dir: PathBuf,
     chunks_out: Output,
-    series: Vec<Labels>,
+    /// Label strings in first-seen order, and their ids; renumbered in sorted order by `finish`.
+    symbols: HashMap<Box<str>, u32>,
+    /// Each series' labels as `[name, value, …]` ids into `symbols`.
+    series: Vec<Box<[u32]>>,
     chunk_metas: Vec<Vec<ChunkMeta>>,
     stats: BlockStats,
     timestamps: Vec<i64>,
     values: Vec<f64>,
     buffer: Vec<u8>,
+    xor_buffer: Vec<u8>,
 }
 
 impl BlockWriter {
@@ -43,21 +50,36 @@ impl BlockWriter {
             id: id.to_string(),
             tmp_dir,
             chunks_out,
+            symbols: HashMap::new(),
             series: Vec::new(),
             chunk_metas: Vec::new(),
             stats: BlockStats::default(),
             timestamps: Vec::new(),
             values: Vec::new(),
             buffer: Vec::new(),
+            xor_buffer: Vec::new(),
         })
     }
 
-    /// Adds one series (labels greater than the previous series'; samples sorted, timestamps unique).
-    pub fn add(&mut self, labels: &Labels, samples: &[Sample]) -> Result<(), StoreError> {
+    /// Adds one series: its labels (sorted by name; the series must sort after the previous one) and its samples
+    /// (sorted, unique timestamps). Each chunk is encoded with pco ([`ENCODING_PCO`]) unless Gorilla
+    /// ([`ENCODING_XOR`]) is smaller, which happens for very short chunks.
+    pub fn add<'a>(
+        &mut self,
+        labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+        samples: &[Sample],
+    ) -> Result<(), StoreError> {
         if samples.is_empty() {
             return Ok(());
         }
-        debug_assert!(self.series.last().is_none_or(|last| last < labels), "BUG: block series not sorted/unique");
+        let mut label_ids = Vec::new();
+        for (name, value) in labels {
+            for text in [name, value] {
+                let next_id = self.symbols.len() as u32;
+                let id = *self.symbols.entry(Box::from(text)).or_insert(next_id);
+                label_ids.push(id);
+            }
+        }
         let mut metas = Vec::new();
         for part in samples.chunks(MAX_SAMPLES_PER_CHUNK) {
             self.timestamps.clear();
@@ -65,9 +87,15 @@ impl BlockWriter {
             self.timestamps.extend(part.iter().map(|s| s.timestamp_ms));
             self.values.extend(part.iter().map(|s| s.value));
             self.buffer.clear();
-            self.buffer.push(ENCODING_XOR);
-            let encoded = encode_chunk(&mut self.buffer, &self.timestamps, &self.values);
+            self.buffer.push(ENCODING_PCO);
+            let pco_ok = pco_chunk::encode(&mut self.buffer, &self.timestamps, &self.values).is_ok();
+            self.xor_buffer.clear();
+            self.xor_buffer.push(ENCODING_XOR);
+            let encoded = encode_chunk(&mut self.xor_buffer, &self.timestamps, &self.values);
             debug_assert_eq!(encoded, part.len(), "BUG: block samples not strictly increasing");
+            if !pco_ok || self.xor_buffer.len() <= self.buffer.len() {
+                std::mem::swap(&mut self.buffer, &mut self.xor_buffer);
+            }
             let offset = self.chunks_out.position;
             self.chunks_out.write(&self.buffer)?;
             let crc = crc32c::crc32c(&self.buffer).to_le_bytes();
@@ -81,7 +109,7 @@ impl BlockWriter {
             self.stats.num_chunks += 1;
             self.stats.num_samples += part.len() as u64;
         }
-        self.series.push(labels.clone());
+        self.series.push(label_ids.into_boxed_slice());
         self.chunk_metas.push(metas);
         Ok(())
     }
@@ -102,7 +130,7 @@ impl BlockWriter {
         self.chunks_out.finish()?;
         let mut stats = self.stats;
         stats.num_series = self.series.len() as u64;
-        write_index(&self.tmp_dir.join(files::INDEX), &self.series, &self.chunk_metas)?;
+        write_index(&self.tmp_dir.join(files::INDEX), &self.symbols, &self.series, &self.chunk_metas)?;
         let meta = BlockMeta { version: 1, id: self.id.clone(), min_time, max_time, stats, compaction };
         let meta_path = self.tmp_dir.join(files::META);
         let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| StoreError::corrupt(&meta_path, e.to_string()))?;
@@ -129,7 +157,7 @@ pub(crate) fn write_block(
 ) -> Result<Option<BlockMeta>, StoreError> {
     let mut writer = BlockWriter::create(blocks_dir, id)?;
     for (labels, samples) in series {
-        writer.add(labels, samples)?;
+        writer.add(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())), samples)?;
     }
     writer.finish(min_time, max_time, compaction)
 }
@@ -141,28 +169,32 @@ pub(crate) struct ChunkMeta {
     pub len: u64,
 }
 
-fn write_index(path: &Path, series: &[Labels], chunk_metas: &[Vec<ChunkMeta>]) -> Result<(), StoreError> {
-    let mut symbol_set = BTreeSet::new();
-    for labels in series {
-        for label in labels {
-            symbol_set.insert(label.name.as_str());
-            symbol_set.insert(label.value.as_str());
-        }
+fn write_index(
+    path: &Path,
+    symbols: &HashMap<Box<str>, u32>,
+    series: &[Box<[u32]>],
+    chunk_metas: &[Vec<ChunkMeta>],
+) -> Result<(), StoreError> {
+    // Symbols are written sorted; `renumber` maps first-seen ids to sorted positions.
+    let mut sorted: Vec<(&str, u32)> = symbols.iter().map(|(text, id)| (&**text, *id)).collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut renumber = vec![0u64; sorted.len()];
+    for (position, (_, id)) in sorted.iter().enumerate() {
+        renumber[*id as usize] = position as u64;
     }
-    let symbol_ids: HashMap<&str, u64> = symbol_set.iter().enumerate().map(|(i, s)| (*s, i as u64)).collect();
     let mut out = Vec::with_capacity(series.len() * 64);
     out.extend_from_slice(&INDEX_MAGIC);
     out.extend_from_slice(&[FORMAT_VERSION, 0, 0, 0]);
-    put_uvarint(&mut out, symbol_set.len() as u64);
-    for symbol in &symbol_set {
+    put_uvarint(&mut out, sorted.len() as u64);
+    for (symbol, _) in &sorted {
         put_bytes(&mut out, symbol.as_bytes());
     }
     let mut postings: BTreeMap<(u64, u64), Vec<u32>> = BTreeMap::new();
     put_uvarint(&mut out, series.len() as u64);
-    for (index, (labels, metas)) in series.iter().zip(chunk_metas).enumerate() {
-        put_uvarint(&mut out, labels.len() as u64);
-        for label in labels {
-            let pair = (symbol_ids[label.name.as_str()], symbol_ids[label.value.as_str()]);
+    for (index, (label_ids, metas)) in series.iter().zip(chunk_metas).enumerate() {
+        put_uvarint(&mut out, (label_ids.len() / 2) as u64);
+        for pair in label_ids.chunks_exact(2) {
+            let pair = (renumber[pair[0] as usize], renumber[pair[1] as usize]);
             put_uvarint(&mut out, pair.0);
             put_uvarint(&mut out, pair.1);
             postings.entry(pair).or_default().push(index as u32);

@@ -9,11 +9,12 @@ mod series;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use oxeye_model::{Exemplar, Label, Labels, MetricMetadata, Sample};
 
+use crate::hash::FastHashBuilder;
 use crate::postings::PostingsIndex;
 pub(crate) use series::{MemSeries, dedup_by_timestamp};
 
@@ -43,6 +44,44 @@ impl Symbols {
     pub fn resolve(&self, id: u32) -> &str {
         &self.strings[id as usize]
     }
+
+    /// The interned string itself, shared.
+    pub fn shared(&self, id: u32) -> Arc<str> {
+        self.strings[id as usize].clone()
+    }
+}
+
+/// One series' share of a block, taken from the head by [`Head::snapshot_range`].
+pub(crate) struct SeriesSnapshot {
+    pub labels: Vec<(Arc<str>, Arc<str>)>,
+    pub chunks: Vec<Arc<[u8]>>,
+    pub open: Option<Vec<u8>>,
+    pub out_of_order: Vec<Sample>,
+}
+
+impl SeriesSnapshot {
+    /// Decodes the series' samples in `[start, end)`, sorted, in-order data winning over an out-of-order sample
+    /// with the same timestamp.
+    pub fn samples(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
+        out.clear();
+        for bytes in self.chunks.iter().map(|c| &c[..]).chain(self.open.as_deref()) {
+            if let Ok(iterator) = oxeye_codec::xor_chunk::XorIterator::new(bytes) {
+                for (timestamp, value) in iterator.map_while(Result::ok) {
+                    if timestamp >= end {
+                        break;
+                    }
+                    if timestamp >= start {
+                        out.push(Sample::new(timestamp, value));
+                    }
+                }
+            }
+        }
+        if !self.out_of_order.is_empty() {
+            out.extend_from_slice(&self.out_of_order);
+            out.sort_by_key(|s| s.timestamp_ms);
+            dedup_by_timestamp(out, 0);
+        }
+    }
 }
 
 /// Verdict on a sample offered to the head.
@@ -63,10 +102,12 @@ pub(crate) enum SampleVerdict {
 /// The in-memory head of one tenant.
 pub(crate) struct Head {
     symbols: Symbols,
-    series: HashMap<u32, MemSeries>,
-    by_hash: HashMap<u64, Vec<u32>>,
+    series: HashMap<u32, MemSeries, FastHashBuilder>,
+    by_hash: HashMap<u64, Vec<u32>, FastHashBuilder>,
     postings: HashMap<u32, HashMap<u32, Vec<u32>>>,
-    hasher: RandomState,
+    /// Series named by a sender's label encoding (see `appender.rs`); cleared whenever series are removed.
+    series_by_key: HashMap<Box<[u8]>, u32, FastHashBuilder>,
+    hasher: FastHashBuilder,
     next_id: u32,
     /// Newest timestamp appended (`i64::MIN` when empty).
     pub max_t: i64,
@@ -81,10 +122,11 @@ impl Head {
     pub fn new(samples_per_chunk: usize, block_range_ms: i64) -> Self {
         Self {
             symbols: Symbols::default(),
-            series: HashMap::new(),
-            by_hash: HashMap::new(),
+            series: HashMap::default(),
+            by_hash: HashMap::default(),
             postings: HashMap::new(),
-            hasher: RandomState::new(),
+            series_by_key: HashMap::default(),
+            hasher: FastHashBuilder::default(),
             next_id: 1,
             max_t: i64::MIN,
             min_valid_time: i64::MIN,
@@ -105,6 +147,16 @@ impl Head {
             label.value.hash(&mut hasher);
         }
         hasher.finish()
+    }
+
+    /// The series a sender's label encoding named before, if it is still in the head.
+    pub fn series_for_key(&self, key: &[u8]) -> Option<u32> {
+        self.series_by_key.get(key).copied()
+    }
+
+    /// Remembers that `key` names series `id`.
+    pub fn remember_key(&mut self, key: &[u8], id: u32) {
+        self.series_by_key.insert(Box::from(key), id);
     }
 
     /// The id of the series with exactly these labels, if it is in the head.
@@ -213,7 +265,7 @@ impl Head {
             .ok()
             .and_then(|iterator| iterator.map_while(Result::ok).last())
             .map(|(_, value)| value.to_bits());
-        series.chunks.push(series::HeadChunk { min_t, max_t, bytes: bytes.into_boxed_slice() });
+        series.chunks.push(series::HeadChunk { min_t, max_t, bytes: Arc::from(bytes) });
         if max_t > series.max_t {
             series.max_t = max_t;
             series.last_value_bits = last_value_bits.unwrap_or(0);
@@ -236,17 +288,37 @@ impl Head {
         self.series.values().filter_map(MemSeries::min_time).min()
     }
 
-    /// Every series with samples in `[start, end)`, labels resolved, samples sorted: the content of a block.
-    pub fn collect_range(&self, start: i64, end: i64) -> Vec<(Labels, Vec<Sample>)> {
+    /// What a block covering `[start, end)` needs from the head, without decoding or copying closed chunks:
+    /// every series with data in the range, sorted by labels, with its labels as shared symbol strings, its
+    /// closed chunks overlapping the range (shared), a copy of its open chunk if that overlaps, and its
+    /// out-of-order samples in the range. Taken under the head lock; decoded after it is released.
+    pub fn snapshot_range(&self, start: i64, end: i64) -> Vec<SeriesSnapshot> {
         let mut out = Vec::new();
         for series in self.series.values() {
-            let mut samples = Vec::new();
-            series.samples_in(start, end - 1, &mut samples);
-            if !samples.is_empty() {
-                out.push((self.resolve_labels(&series.labels), samples));
+            let overlaps = |min_t: i64, max_t: i64| min_t < end && max_t >= start;
+            let chunks: Vec<Arc<[u8]>> =
+                series.chunks.iter().filter(|c| overlaps(c.min_t, c.max_t)).map(|c| c.bytes.clone()).collect();
+            let open = series.open.as_ref().and_then(|open| {
+                let max_t = open.appender.last_timestamp()?;
+                overlaps(open.min_t, max_t).then(|| open.appender.bytes().to_vec())
+            });
+            let out_of_order: Vec<Sample> = series
+                .out_of_order
+                .iter()
+                .filter(|s| s.timestamp_ms >= start && s.timestamp_ms < end)
+                .copied()
+                .collect();
+            if chunks.is_empty() && open.is_none() && out_of_order.is_empty() {
+                continue;
             }
+            let labels = series
+                .labels
+                .chunks_exact(2)
+                .map(|pair| (self.symbols.shared(pair[0]), self.symbols.shared(pair[1])))
+                .collect();
+            out.push(SeriesSnapshot { labels, chunks, open, out_of_order });
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         out
     }
 
@@ -270,6 +342,7 @@ impl Head {
     }
 
     fn rebuild_index(&mut self) {
+        self.series_by_key = HashMap::default();
         let old_symbols = std::mem::take(&mut self.symbols);
         self.postings.clear();
         self.by_hash.clear();

@@ -1,16 +1,18 @@
 //! One series in the head: its interned labels, compressed chunks, out-of-order buffer and exemplars.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use oxeye_codec::xor_chunk::{XorAppender, XorIterator};
 use oxeye_model::{Exemplar, Sample};
 
-/// A closed, immutable chunk of the head.
+/// A closed, immutable chunk of the head. Shared (`Arc`) so that cutting a block can snapshot the head's chunks
+/// without copying them.
 #[derive(Debug)]
 pub(crate) struct HeadChunk {
     pub min_t: i64,
     pub max_t: i64,
-    pub bytes: Box<[u8]>,
+    pub bytes: Arc<[u8]>,
 }
 
 /// A series held in memory.
@@ -91,7 +93,7 @@ impl MemSeries {
         if let Some(open) = self.open.take()
             && let Some(max_t) = open.appender.last_timestamp()
         {
-            self.chunks.push(HeadChunk { min_t: open.min_t, max_t, bytes: open.appender.finish().into_boxed_slice() });
+            self.chunks.push(HeadChunk { min_t: open.min_t, max_t, bytes: Arc::from(open.appender.finish()) });
         }
     }
 

@@ -2,7 +2,8 @@
 //! retention, limits.
 
 use super::*;
-use oxeye_model::{Exemplar, MetricMetadata, MetricType, Sample, TimeSeries};
+use crate::SeriesInput;
+use oxeye_model::{Exemplar, MetricMetadata, MetricType, Sample, TimeSeries, WriteBatch};
 use oxeye_storage_api::{Matcher, MetricsReader, SelectRequest};
 use std::time::Duration;
 
@@ -218,4 +219,36 @@ fn labels_and_values_are_listed_with_and_without_matchers() {
     let recent = SelectRequest::new(vec![Matcher::regex("job", ".+").unwrap()], NOW - 60_000, NOW);
     assert_eq!(db.label_values("__name__", &recent).unwrap(), ["up"], "cpu has no data in the last minute");
     assert_eq!(db.series_labels(&only_up).unwrap().len(), 2);
+}
+
+#[test]
+fn keyed_series_are_resolved_once_and_again_after_they_leave_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), &options(dir.path()));
+    let owned = series(&[("__name__", "k"), ("job", "a")], &[]);
+    let resolved = std::cell::Cell::new(0);
+    let append = |t: i64, key: &[u8]| {
+        let samples = [Sample::new(t, 1.0)];
+        let inputs = [SeriesInput::Keyed { key, samples: &samples }];
+        let mut resolve = |_| {
+            resolved.set(resolved.get() + 1);
+            Ok(Some(TimeSeries { samples: samples.to_vec(), ..owned.clone() }))
+        };
+        db.append_inputs(&inputs, &mut resolve, &[], NOW).unwrap()
+    };
+    assert_eq!(append(NOW - 3000, b"key-1").samples_accepted, 1);
+    assert_eq!(append(NOW - 2000, b"key-1").samples_accepted, 1);
+    assert_eq!(append(NOW - 1000, b"key-1").samples_accepted, 1);
+    assert_eq!(resolved.get(), 1, "a known key skips decoding");
+    // Another encoding of the same labels resolves to the same series.
+    assert_eq!(append(NOW, b"key-2").series_created, 0);
+    assert_eq!(resolved.get(), 2);
+    assert_eq!(select_all(&db, "k")[0].1.len(), 4);
+    // Once the series is flushed out of the head, its key must not point at a removed id.
+    db.flush().unwrap();
+    assert_eq!(db.head_series(), 0);
+    let outcome = append(NOW + 1000, b"key-1");
+    assert_eq!((outcome.samples_accepted, outcome.series_created), (1, 1));
+    assert_eq!(resolved.get(), 3);
+    assert_eq!(select_all(&db, "k")[0].1.len(), 5);
 }

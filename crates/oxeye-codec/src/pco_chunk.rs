@@ -1,0 +1,107 @@
+//! Column chunks compressed with pco (Pcodec), the encoding of sealed block chunks.
+//!
+//! Timestamps and values are compressed as two separate pco streams: pco finds the delta order that suits each
+//! (regular scrape timestamps become near-constant, counters become small increments), bins the latents and
+//! entropy-codes them, losslessly and bit-exactly for floats (NaN payloads included). It is slower to encode than
+//! Gorilla and needs the whole chunk up front, so the head keeps Gorilla chunks and blocks use this.
+//!
+//! Layout (after the block's encoding byte, see `docs/formats/metrics-block.md`):
+//! ```text
+//! ┌────────────────┬─────────────────────┬──────────────────────┬────────────────────────┐
+//! │ count uvarint  │ ts_len uvarint      │ pco stream of i64 ts │ pco stream of f64 values│
+//! └────────────────┴─────────────────────┴──────────────────────┴────────────────────────┘
+//! ```
+
+use crate::DecodeError;
+use crate::varint::{get_uvarint, put_uvarint};
+
+/// pco compression level used for block chunks: level 8 is pco's default and its size/speed sweet spot.
+const COMPRESSION_LEVEL: usize = 8;
+
+/// Appends a chunk of `timestamps` and `values` (same length) to `dst`.
+pub fn encode(dst: &mut Vec<u8>, timestamps: &[i64], values: &[f64]) -> Result<(), DecodeError> {
+    debug_assert_eq!(timestamps.len(), values.len());
+    let config = pco::ChunkConfig::default().with_compression_level(COMPRESSION_LEVEL);
+    let timestamp_stream = pco::standalone::simple_compress(timestamps, &config)
+        .map_err(|_| DecodeError::CorruptChunk { reason: "pco failed to compress timestamps" })?;
+    let value_stream = pco::standalone::simple_compress(values, &config)
+        .map_err(|_| DecodeError::CorruptChunk { reason: "pco failed to compress values" })?;
+    put_uvarint(dst, timestamps.len() as u64);
+    put_uvarint(dst, timestamp_stream.len() as u64);
+    dst.extend_from_slice(&timestamp_stream);
+    dst.extend_from_slice(&value_stream);
+    Ok(())
+}
+
+/// Decodes a chunk written by [`encode`], appending to `timestamps` and `values`.
+pub fn decode(src: &[u8], timestamps: &mut Vec<i64>, values: &mut Vec<f64>) -> Result<(), DecodeError> {
+    let mut pos = 0;
+    let count = get_uvarint(src, &mut pos)? as usize;
+    let timestamp_len = get_uvarint(src, &mut pos)? as usize;
+    let timestamp_end = pos
+        .checked_add(timestamp_len)
+        .filter(|end| *end <= src.len())
+        .ok_or(DecodeError::UnexpectedEof { offset: src.len() })?;
+    let decoded_timestamps: Vec<i64> = pco::standalone::simple_decompress(&src[pos..timestamp_end])
+        .map_err(|_| DecodeError::CorruptChunk { reason: "corrupt pco timestamp stream" })?;
+    let decoded_values: Vec<f64> = pco::standalone::simple_decompress(&src[timestamp_end..])
+        .map_err(|_| DecodeError::CorruptChunk { reason: "corrupt pco value stream" })?;
+    if decoded_timestamps.len() != count || decoded_values.len() != count {
+        return Err(DecodeError::CorruptChunk { reason: "pco chunk length does not match its count" });
+    }
+    timestamps.extend_from_slice(&decoded_timestamps);
+    values.extend_from_slice(&decoded_values);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(timestamps: &[i64], values: &[f64]) -> (Vec<i64>, Vec<f64>, usize) {
+        let mut buf = Vec::new();
+        encode(&mut buf, timestamps, values).unwrap();
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        decode(&buf, &mut t, &mut v).unwrap();
+        (t, v, buf.len())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_chunks_round_trip_bit_exactly(samples in proptest::collection::vec((any::<i64>(), any::<f64>()), 0..300)) {
+            let timestamps: Vec<i64> = samples.iter().map(|s| s.0).collect();
+            let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
+            let (t, v, _) = round_trip(&timestamps, &values);
+            prop_assert_eq!(t, timestamps);
+            prop_assert!(v.iter().zip(&values).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+
+        #[test]
+        fn corrupt_input_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let (mut t, mut v) = (Vec::new(), Vec::new());
+            let _ = decode(&bytes, &mut t, &mut v);
+        }
+    }
+
+    #[test]
+    fn stale_markers_survive_and_regular_series_are_smaller_than_gorilla() {
+        let timestamps: Vec<i64> = (0..480).map(|i| 1_700_000_000_000 + i * 15_000).collect();
+        // A CPU-seconds counter: increments with two decimals, as node_exporter reports them.
+        let mut total = 81_234.56;
+        let mut values: Vec<f64> = (0..480)
+            .map(|i| {
+                total += ((i * 37 % 100) as f64) / 100.0 + 14.0;
+                (total * 100.0f64).round() / 100.0
+            })
+            .collect();
+        values[100] = f64::from_bits(0x7ff0_0000_0000_0002);
+        let (t, v, pco_len) = round_trip(&timestamps, &values);
+        assert_eq!(t, timestamps);
+        assert_eq!(v[100].to_bits(), 0x7ff0_0000_0000_0002);
+        let mut gorilla = Vec::new();
+        crate::xor_chunk::encode_chunk(&mut gorilla, &timestamps, &values);
+        assert!(pco_len < gorilla.len(), "pco {pco_len} B vs gorilla {} B", gorilla.len());
+    }
+}

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
-use oxeye_model::{Labels, RejectReason, Rejection, TenantId};
+use oxeye_model::{RejectReason, Rejection, TenantId};
 use oxeye_wal::{Wal, WalOptions};
 
 use crate::block::{Block, BlockWriter, CompactionInfo, files, new_block_id};
-use crate::head::Head;
+use crate::head::{CheckpointSnapshot, Head};
 use crate::wal_records::{self, Record};
 use crate::{Limits, StoreError, StoreOptions};
 
@@ -190,12 +190,12 @@ impl TenantDb {
 
     /// Replaces the WAL up to now with a checkpoint of the head's state.
     fn checkpoint(&self) -> Result<(), StoreError> {
-        let (through, records) = {
+        let (through, snapshot) = {
             let head = self.lock_head();
             let through = self.wal.cut_segment()?;
-            (through, checkpoint_records(&head))
+            (through, head.checkpoint_snapshot())
         };
-        self.wal.write_checkpoint(through, records.iter().map(Vec::as_slice))?;
+        self.wal.write_checkpoint(through, checkpoint_records(&snapshot))?;
         self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -276,48 +276,58 @@ fn apply_replayed(head: &mut Head, record: Record, newest_block_end: i64) {
     }
 }
 
-fn checkpoint_records(head: &Head) -> Vec<Vec<u8>> {
-    let mut records = Vec::new();
-    let mut buf = Vec::new();
-    wal_records::encode_head_state(&mut buf, head.min_valid_time);
-    records.push(std::mem::take(&mut buf));
-    let all = head.all_series();
-    for batch in all.chunks(1000) {
-        let labels: Vec<(u32, Labels)> =
-            batch.iter().map(|(id, s)| (*id, head.labels_for_symbols(&s.labels))).collect();
-        let refs: Vec<(u32, &Labels)> = labels.iter().map(|(id, l)| (*id, l)).collect();
-        wal_records::encode_series(&mut buf, &refs);
-        records.push(std::mem::take(&mut buf));
-    }
-    for (id, series) in &all {
-        for chunk in &series.chunks {
-            wal_records::encode_chunk(&mut buf, *id, chunk.min_t, chunk.max_t, &chunk.bytes);
-            records.push(std::mem::take(&mut buf));
+/// The records of a checkpoint, produced one at a time: head state, series (in batches), then per series its
+/// chunks, out-of-order samples and exemplars, then metadata. See `docs/formats/wal.md`.
+fn checkpoint_records(snapshot: &CheckpointSnapshot) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let head_state = std::iter::once_with(|| {
+        let mut buf = Vec::new();
+        wal_records::encode_head_state(&mut buf, snapshot.min_valid_time);
+        buf
+    });
+    let series_records = snapshot.series.chunks(1000).map(|batch| {
+        let refs: Vec<(u32, &wal_records::SharedLabels)> = batch.iter().map(|s| (s.id, s.labels.as_slice())).collect();
+        let mut buf = Vec::new();
+        wal_records::encode_series_pairs(&mut buf, &refs);
+        buf
+    });
+    let data_records = snapshot.series.iter().flat_map(|series| {
+        let mut records = Vec::new();
+        for (min_t, max_t, bytes) in &series.chunks {
+            let mut buf = Vec::new();
+            wal_records::encode_chunk(&mut buf, series.id, *min_t, *max_t, bytes);
+            records.push(buf);
         }
-        if let Some(open) = &series.open
-            && let Some(max_t) = open.appender.last_timestamp()
-        {
-            wal_records::encode_chunk(&mut buf, *id, open.min_t, max_t, open.appender.bytes());
-            records.push(std::mem::take(&mut buf));
+        if let Some((min_t, max_t, bytes)) = &series.open {
+            let mut buf = Vec::new();
+            wal_records::encode_chunk(&mut buf, series.id, *min_t, *max_t, bytes);
+            records.push(buf);
         }
         if !series.out_of_order.is_empty() {
             let samples: Vec<(u32, i64, f64)> =
-                series.out_of_order.iter().map(|s| (*id, s.timestamp_ms, s.value)).collect();
+                series.out_of_order.iter().map(|s| (series.id, s.timestamp_ms, s.value)).collect();
+            let mut buf = Vec::new();
             wal_records::encode_samples(&mut buf, &samples);
-            records.push(std::mem::take(&mut buf));
+            records.push(buf);
         }
         if !series.exemplars.is_empty() {
-            let exemplars: Vec<(u32, &oxeye_model::Exemplar)> = series.exemplars.iter().map(|e| (*id, e)).collect();
+            let exemplars: Vec<(u32, &oxeye_model::Exemplar)> =
+                series.exemplars.iter().map(|e| (series.id, e)).collect();
+            let mut buf = Vec::new();
             wal_records::encode_exemplars(&mut buf, &exemplars);
-            records.push(std::mem::take(&mut buf));
+            records.push(buf);
         }
-    }
-    let metadata: Vec<_> = head.metadata.values().collect();
-    if !metadata.is_empty() {
-        wal_records::encode_metadata(&mut buf, &metadata);
-        records.push(buf);
-    }
-    records
+        records
+    });
+    let metadata = std::iter::once_with(|| {
+        let refs: Vec<&oxeye_model::MetricMetadata> = snapshot.metadata.iter().collect();
+        let mut buf = Vec::new();
+        if !refs.is_empty() {
+            wal_records::encode_metadata(&mut buf, &refs);
+        }
+        buf
+    })
+    .filter(|buf| !buf.is_empty());
+    head_state.chain(series_records).chain(data_records).chain(metadata)
 }
 
 fn load_blocks(blocks_dir: &Path) -> Result<Vec<Arc<Block>>, StoreError> {

@@ -45,6 +45,23 @@ fn get_labels(src: &[u8], pos: &mut usize) -> Result<Labels, DecodeError> {
     Ok(Labels::from_sorted_unchecked(labels))
 }
 
+/// Labels as shared (interned) name/value strings.
+pub(crate) type SharedLabels = [(std::sync::Arc<str>, std::sync::Arc<str>)];
+
+/// Like [`encode_series`] for labels given as shared string pairs (the head's interned symbols).
+pub(crate) fn encode_series_pairs(dst: &mut Vec<u8>, series: &[(u32, &SharedLabels)]) {
+    dst.push(RECORD_SERIES);
+    put_uvarint(dst, series.len() as u64);
+    for (id, labels) in series {
+        put_uvarint(dst, u64::from(*id));
+        put_uvarint(dst, labels.len() as u64);
+        for (name, value) in labels.iter() {
+            put_bytes(dst, name.as_bytes());
+            put_bytes(dst, value.as_bytes());
+        }
+    }
+}
+
 pub(crate) fn encode_series(dst: &mut Vec<u8>, series: &[(u32, &Labels)]) {
     dst.push(RECORD_SERIES);
     put_uvarint(dst, series.len() as u64);

@@ -211,12 +211,12 @@ impl Wal {
 
     /// Writes a checkpoint that replaces every segment up to and including `through_segment` (a number returned
     /// by [`Wal::cut_segment`]), then removes those segments and older checkpoints. `records` are unframed
-    /// payloads. The checkpoint is written to a temporary file, fsynced and renamed, so a crash leaves either the
+    /// payloads, consumed one at a time (a caller can produce them lazily to bound memory). The checkpoint is written to a temporary file, fsynced and renamed, so a crash leaves either the
     /// old state or the new one.
-    pub fn write_checkpoint<'a>(
+    pub fn write_checkpoint(
         &self,
         through_segment: u64,
-        records: impl IntoIterator<Item = &'a [u8]>,
+        records: impl IntoIterator<Item = impl AsRef<[u8]>>,
     ) -> Result<(), WalError> {
         let final_path = self.dir.join(checkpoint_file_name(through_segment));
         let temporary_path = self.dir.join(format!("{}.tmp", checkpoint_file_name(through_segment)));
@@ -227,7 +227,7 @@ impl Wal {
         let mut frame = Vec::new();
         for payload in records {
             frame.clear();
-            frame_record(&mut frame, payload);
+            frame_record(&mut frame, payload.as_ref());
             writer.write_all(&frame).map_err(io)?;
         }
         let file = writer.into_inner().map_err(|e| WalError::io(&temporary_path, e.into_error()))?;

@@ -90,24 +90,35 @@ impl Block {
         };
         let series_count = get_uvarint(body, &mut pos).map_err(err)? as usize;
         self.series.reserve(series_count.min(body.len()));
+        // Chunks are stored back to back in series order, so each offset follows from the previous chunk.
+        let mut next_offset = 8u64;
+        let block_min_time = self.meta.min_time;
+        let mut previous_labels: Vec<u32> = Vec::new();
         for _ in 0..series_count {
-            let label_count = get_uvarint(body, &mut pos).map_err(err)? as usize;
-            let mut labels = Vec::with_capacity(label_count.min(64) * 2);
-            for _ in 0..label_count * 2 {
+            let shared_pairs = get_uvarint(body, &mut pos).map_err(err)? as usize;
+            let new_pairs = get_uvarint(body, &mut pos).map_err(err)? as usize;
+            if shared_pairs * 2 > previous_labels.len() {
+                return Err(format!("series shares {shared_pairs} labels with a predecessor that has fewer"));
+            }
+            let mut labels = Vec::with_capacity((shared_pairs + new_pairs.min(64)) * 2);
+            labels.extend_from_slice(&previous_labels[..shared_pairs * 2]);
+            for _ in 0..new_pairs * 2 {
                 labels.push(symbol(get_uvarint(body, &mut pos).map_err(err)?)?);
             }
             let chunk_count = get_uvarint(body, &mut pos).map_err(err)? as usize;
             let mut chunks = Vec::with_capacity(chunk_count.min(1024));
             for _ in 0..chunk_count {
-                let min_t = get_varint(body, &mut pos).map_err(err)?;
-                let max_t = min_t + get_uvarint(body, &mut pos).map_err(err)? as i64;
-                let offset = get_uvarint(body, &mut pos).map_err(err)?;
+                let min_t = block_min_time.saturating_add(get_varint(body, &mut pos).map_err(err)?);
+                let max_t = min_t.saturating_add(get_uvarint(body, &mut pos).map_err(err)? as i64);
                 let len = get_uvarint(body, &mut pos).map_err(err)?;
-                if offset.saturating_add(len).saturating_add(4) > self.chunks.len() as u64 {
+                let offset = next_offset;
+                next_offset = offset.saturating_add(len).saturating_add(4);
+                if next_offset > self.chunks.len() as u64 {
                     return Err(format!("chunk at {offset}+{len} lies past the end of the chunks file"));
                 }
                 chunks.push(BlockChunkRef { min_t, max_t, offset, len });
             }
+            previous_labels.clone_from(&labels);
             self.series.push(BlockSeries { labels: labels.into_boxed_slice(), chunks });
         }
         let pair_count = get_uvarint(body, &mut pos).map_err(err)? as usize;

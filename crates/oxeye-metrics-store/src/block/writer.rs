@@ -16,6 +16,9 @@ use super::files::{self, CHUNKS_MAGIC, ENCODING_PCO, ENCODING_XOR, FORMAT_VERSIO
 use super::meta::{BlockMeta, BlockStats, CompactionInfo};
 use crate::StoreError;
 
+/// From this many samples on a chunk is written with pco without comparing with Gorilla.
+const PCO_ALWAYS_SMALLER_FROM: usize = 64;
+
 /// Streams series into a new block directory. Series must be added in label order, each with samples sorted by
 /// timestamp; [`BlockWriter::finish`] writes the index and meta and renames the directory into place, so a block
 /// appears atomically (written as `<id>.tmp`, fsynced, renamed). Only labels and chunk positions are kept in
@@ -89,12 +92,15 @@ impl BlockWriter {
             self.buffer.clear();
             self.buffer.push(ENCODING_PCO);
             let pco_ok = pco_chunk::encode(&mut self.buffer, &self.timestamps, &self.values).is_ok();
-            self.xor_buffer.clear();
-            self.xor_buffer.push(ENCODING_XOR);
-            let encoded = encode_chunk(&mut self.xor_buffer, &self.timestamps, &self.values);
-            debug_assert_eq!(encoded, part.len(), "BUG: block samples not strictly increasing");
-            if !pco_ok || self.xor_buffer.len() <= self.buffer.len() {
-                std::mem::swap(&mut self.buffer, &mut self.xor_buffer);
+            // pco's fixed overhead (its headers) only loses to Gorilla on short chunks; only then try both.
+            if !pco_ok || part.len() < PCO_ALWAYS_SMALLER_FROM {
+                self.xor_buffer.clear();
+                self.xor_buffer.push(ENCODING_XOR);
+                let encoded = encode_chunk(&mut self.xor_buffer, &self.timestamps, &self.values);
+                debug_assert_eq!(encoded, part.len(), "BUG: block samples not strictly increasing");
+                if !pco_ok || self.xor_buffer.len() <= self.buffer.len() {
+                    std::mem::swap(&mut self.buffer, &mut self.xor_buffer);
+                }
             }
             let offset = self.chunks_out.position;
             self.chunks_out.write(&self.buffer)?;
@@ -130,7 +136,7 @@ impl BlockWriter {
         self.chunks_out.finish()?;
         let mut stats = self.stats;
         stats.num_series = self.series.len() as u64;
-        write_index(&self.tmp_dir.join(files::INDEX), &self.symbols, &self.series, &self.chunk_metas)?;
+        write_index(&self.tmp_dir.join(files::INDEX), min_time, &self.symbols, &self.series, &self.chunk_metas)?;
         let meta = BlockMeta { version: 1, id: self.id.clone(), min_time, max_time, stats, compaction };
         let meta_path = self.tmp_dir.join(files::META);
         let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| StoreError::corrupt(&meta_path, e.to_string()))?;
@@ -171,6 +177,7 @@ pub(crate) struct ChunkMeta {
 
 fn write_index(
     path: &Path,
+    block_min_time: i64,
     symbols: &HashMap<Box<str>, u32>,
     series: &[Box<[u32]>],
     chunk_metas: &[Vec<ChunkMeta>],
@@ -191,19 +198,30 @@ fn write_index(
     }
     let mut postings: BTreeMap<(u64, u64), Vec<u32>> = BTreeMap::new();
     put_uvarint(&mut out, series.len() as u64);
+    let mut previous: &[u32] = &[];
+    // Chunks were written back to back after the 8-byte header, so offsets are implied (checked in debug builds).
+    let mut expected_offset = 8u64;
     for (index, (label_ids, metas)) in series.iter().zip(chunk_metas).enumerate() {
-        put_uvarint(&mut out, (label_ids.len() / 2) as u64);
-        for pair in label_ids.chunks_exact(2) {
+        // Sorted neighbours share most labels: store how many leading pairs equal the previous series', then
+        // the rest.
+        let shared_pairs = label_ids.chunks_exact(2).zip(previous.chunks_exact(2)).take_while(|(a, b)| a == b).count();
+        put_uvarint(&mut out, shared_pairs as u64);
+        put_uvarint(&mut out, (label_ids.len() / 2 - shared_pairs) as u64);
+        for (position, pair) in label_ids.chunks_exact(2).enumerate() {
             let pair = (renumber[pair[0] as usize], renumber[pair[1] as usize]);
-            put_uvarint(&mut out, pair.0);
-            put_uvarint(&mut out, pair.1);
+            if position >= shared_pairs {
+                put_uvarint(&mut out, pair.0);
+                put_uvarint(&mut out, pair.1);
+            }
             postings.entry(pair).or_default().push(index as u32);
         }
+        previous = label_ids;
         put_uvarint(&mut out, metas.len() as u64);
         for meta in metas {
-            put_varint(&mut out, meta.min_t);
+            debug_assert_eq!(meta.offset, expected_offset, "BUG: chunks not written back to back");
+            expected_offset = meta.offset + meta.len + 4;
+            put_varint(&mut out, meta.min_t - block_min_time);
             put_uvarint(&mut out, (meta.max_t - meta.min_t) as u64);
-            put_uvarint(&mut out, meta.offset);
             put_uvarint(&mut out, meta.len);
         }
     }

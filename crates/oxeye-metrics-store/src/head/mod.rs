@@ -51,6 +51,24 @@ impl Symbols {
     }
 }
 
+/// The head's whole state for a WAL checkpoint, taken under the lock without copying closed chunks
+/// ([`Head::checkpoint_snapshot`]).
+pub(crate) struct CheckpointSnapshot {
+    pub min_valid_time: i64,
+    /// (id, labels, closed chunks as (min_t, max_t, bytes), open chunk, out-of-order samples, exemplars), by id.
+    pub series: Vec<CheckpointSeries>,
+    pub metadata: Vec<MetricMetadata>,
+}
+
+pub(crate) struct CheckpointSeries {
+    pub id: u32,
+    pub labels: Vec<(Arc<str>, Arc<str>)>,
+    pub chunks: Vec<(i64, i64, Arc<[u8]>)>,
+    pub open: Option<(i64, i64, Vec<u8>)>,
+    pub out_of_order: Vec<Sample>,
+    pub exemplars: Vec<Exemplar>,
+}
+
 /// One series' share of a block, taken from the head by [`Head::snapshot_range`].
 pub(crate) struct SeriesSnapshot {
     pub labels: Vec<(Arc<str>, Arc<str>)>,
@@ -384,15 +402,33 @@ impl Head {
         }
     }
 
-    /// Every series id with its labels, sorted by id (for checkpoints).
-    pub fn all_series(&self) -> Vec<(u32, &MemSeries)> {
-        let mut all: Vec<(u32, &MemSeries)> = self.series.iter().map(|(id, s)| (*id, s)).collect();
-        all.sort_unstable_by_key(|(id, _)| *id);
-        all
-    }
-
-    pub fn labels_for_symbols(&self, symbols: &[u32]) -> Labels {
-        self.resolve_labels(symbols)
+    /// Everything a checkpoint needs, sorted by series id; closed chunks are shared, not copied.
+    pub fn checkpoint_snapshot(&self) -> CheckpointSnapshot {
+        let mut series: Vec<CheckpointSeries> = self
+            .series
+            .iter()
+            .map(|(id, series)| CheckpointSeries {
+                id: *id,
+                labels: series
+                    .labels
+                    .chunks_exact(2)
+                    .map(|pair| (self.symbols.shared(pair[0]), self.symbols.shared(pair[1])))
+                    .collect(),
+                chunks: series.chunks.iter().map(|c| (c.min_t, c.max_t, c.bytes.clone())).collect(),
+                open: series.open.as_ref().and_then(|open| {
+                    let max_t = open.appender.last_timestamp()?;
+                    Some((open.min_t, max_t, open.appender.bytes().to_vec()))
+                }),
+                out_of_order: series.out_of_order.clone(),
+                exemplars: series.exemplars.iter().cloned().collect(),
+            })
+            .collect();
+        series.sort_unstable_by_key(|s| s.id);
+        CheckpointSnapshot {
+            min_valid_time: self.min_valid_time,
+            series,
+            metadata: self.metadata.values().cloned().collect(),
+        }
     }
 
     /// Approximate bytes of compressed sample data held.

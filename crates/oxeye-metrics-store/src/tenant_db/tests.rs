@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::SeriesInput;
-use oxeye_model::{Exemplar, MetricMetadata, MetricType, Sample, TimeSeries, WriteBatch};
+use oxeye_model::{Exemplar, Labels, MetricMetadata, MetricType, Sample, TimeSeries, WriteBatch};
 use oxeye_storage_api::{Matcher, MetricsReader, SelectRequest};
 use std::time::Duration;
 

@@ -37,6 +37,11 @@ impl BitWriter {
         self.bytes.shrink_to_fit();
     }
 
+    /// Reserves room for `additional` more bytes.
+    pub fn reserve(&mut self, additional: usize) {
+        self.bytes.reserve(additional);
+    }
+
     #[inline]
     pub fn write_bit(&mut self, bit: bool) {
         if self.used_in_last == 0 {

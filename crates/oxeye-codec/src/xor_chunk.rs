@@ -75,10 +75,17 @@ impl XorAppender {
         self.writer.bytes().len()
     }
 
-    /// Finishes the chunk and returns its bytes.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.writer.shrink_to_fit();
+    /// Finishes the chunk and returns its bytes (the vector may have spare capacity; callers that keep it
+    /// copy it into an exact-size allocation).
+    pub fn finish(self) -> Vec<u8> {
         self.writer.into_bytes()
+    }
+
+    /// Starts a chunk whose buffer is allocated for `expected_bytes`, so that appending does not reallocate.
+    pub fn with_capacity(expected_bytes: usize) -> Self {
+        let mut appender = Self::new();
+        appender.writer.reserve(expected_bytes);
+        appender
     }
 
     /// Appends a sample. Returns false (and appends nothing) if the chunk is full or `timestamp` is not after the

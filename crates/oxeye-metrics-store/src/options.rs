@@ -63,7 +63,8 @@ pub struct StoreOptions {
     pub wal_segment_size: u64,
     /// Time range of a freshly cut block (Prometheus: 2 h).
     pub block_range: Duration,
-    /// Samples per head chunk before a new chunk is started (Prometheus: 120).
+    /// Samples per head chunk before a new chunk is started (Prometheus: 120; 240 halves the per-chunk
+    /// bookkeeping and compresses slightly better).
     pub samples_per_head_chunk: usize,
     /// Limits for tenants without an override.
     pub default_limits: Limits,
@@ -78,7 +79,7 @@ impl StoreOptions {
             wal_sync: SyncPolicy::Interval(Duration::from_secs(1)),
             wal_segment_size: 128 << 20,
             block_range: Duration::from_secs(2 * 3600),
-            samples_per_head_chunk: 120,
+            samples_per_head_chunk: 240,
             default_limits: Limits::default(),
             tenant_limits: HashMap::new(),
         }

@@ -126,8 +126,8 @@ impl TenantDb {
         (blocks.len(), blocks.iter().map(|b| b.disk_bytes).sum())
     }
 
-    /// Background work, in order: cut blocks from the head while it spans more than 1.5 block ranges (as
-    /// Prometheus does), checkpoint the WAL, compact, apply retention.
+    /// Background work, in order: cut blocks from the head while it spans more than a block range plus the
+    /// cut margin (see `cut_margin_ms`), checkpoint the WAL, compact, apply retention.
     pub fn maintain(&self, now_ms: i64) -> Result<(), StoreError> {
         let _guard = self.maintenance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut cut = false;
@@ -160,7 +160,7 @@ impl TenantDb {
                 return Ok(false);
             };
             let max_t = head.max_t;
-            if !force && max_t.saturating_sub(min_t) <= range / 2 * 3 {
+            if !force && max_t.saturating_sub(min_t) <= range + self.cut_margin_ms() {
                 return Ok(false);
             }
             let start = min_t.div_euclid(range) * range;
@@ -186,6 +186,13 @@ impl TenantDb {
         }
         self.lock_head().truncate_before(end);
         Ok(true)
+    }
+
+    /// How far past a block range the head must reach before that range is cut. Prometheus waits half a range
+    /// (1 h) so that late samples still find their range open; oxeye refuses samples older than the out-of-order
+    /// window anyway, so it waits for that window (at least 30 min) and keeps less data in memory.
+    fn cut_margin_ms(&self) -> i64 {
+        (self.limits.out_of_order_window.as_millis() as i64).max(30 * 60 * 1000).min(self.block_range_ms / 2)
     }
 
     /// Replaces the WAL up to now with a checkpoint of the head's state.

@@ -173,9 +173,9 @@ impl TenantDb {
         let blocks_dir = self.dir.join(files::BLOCKS_DIR);
         let mut writer = BlockWriter::create(&blocks_dir, &id)?;
         let mut samples = Vec::new();
-        for snapshot in &series {
+        for snapshot in &series.series {
             snapshot.samples(start, end, &mut samples);
-            writer.add(snapshot.labels.iter().map(|(name, value)| (&**name, &**value)), &samples)?;
+            writer.add(series.labels(snapshot), &samples)?;
         }
         drop(series);
         if writer.finish(start, end, CompactionInfo { level: 1, sources: vec![id.clone()] })?.is_some() {

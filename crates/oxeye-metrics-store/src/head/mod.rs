@@ -19,7 +19,7 @@ use crate::postings::PostingsIndex;
 pub(crate) use series::{MemSeries, dedup_by_timestamp};
 
 /// Interned strings: each distinct label name or value is stored once.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub(crate) struct Symbols {
     ids: HashMap<Arc<str>, u32>,
     strings: Vec<Arc<str>>,
@@ -69,11 +69,25 @@ pub(crate) struct CheckpointSeries {
     pub exemplars: Vec<Exemplar>,
 }
 
-/// One series' share of a block, taken from the head by [`Head::snapshot_range`].
+/// What a block needs from the head ([`Head::snapshot_range`]): the series sorted by labels, and the symbol table
+/// their label ids refer to (shared strings, not copies).
+pub(crate) struct RangeSnapshot {
+    pub symbols: Vec<Arc<str>>,
+    pub series: Vec<SeriesSnapshot>,
+}
+
+impl RangeSnapshot {
+    /// The labels of `series` as string pairs.
+    pub fn labels<'a>(&'a self, series: &'a SeriesSnapshot) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        series.labels.chunks_exact(2).map(|pair| (&*self.symbols[pair[0] as usize], &*self.symbols[pair[1] as usize]))
+    }
+}
+
+/// One series' share of a block.
 pub(crate) struct SeriesSnapshot {
-    pub labels: Vec<(Arc<str>, Arc<str>)>,
+    /// `[name, value, …]` ids into [`RangeSnapshot::symbols`].
+    pub labels: Box<[u32]>,
     pub chunks: Vec<Arc<[u8]>>,
-    pub open: Option<Vec<u8>>,
     pub out_of_order: Vec<Sample>,
 }
 
@@ -82,7 +96,7 @@ impl SeriesSnapshot {
     /// with the same timestamp.
     pub fn samples(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
         out.clear();
-        for bytes in self.chunks.iter().map(|c| &c[..]).chain(self.open.as_deref()) {
+        for bytes in self.chunks.iter().map(|c| &c[..]) {
             if let Ok(iterator) = oxeye_codec::xor_chunk::XorIterator::new(bytes) {
                 for (timestamp, value) in iterator.map_while(Result::ok) {
                     if timestamp >= end {
@@ -320,34 +334,32 @@ impl Head {
     /// every series with data in the range, sorted by labels, with its labels as shared symbol strings, its
     /// closed chunks overlapping the range (shared), a copy of its open chunk if that overlaps, and its
     /// out-of-order samples in the range. Taken under the head lock; decoded after it is released.
-    pub fn snapshot_range(&self, start: i64, end: i64) -> Vec<SeriesSnapshot> {
-        let mut out = Vec::new();
-        for series in self.series.values() {
+    pub fn snapshot_range(&mut self, start: i64, end: i64) -> RangeSnapshot {
+        let mut series_out = Vec::new();
+        for series in self.series.values_mut() {
+            // An open chunk that starts in the range is closed, so it is shared like the others rather than copied.
+            if series.open.as_ref().is_some_and(|open| open.min_t < end) {
+                series.close_open_chunk();
+            }
             let overlaps = |min_t: i64, max_t: i64| min_t < end && max_t >= start;
             let chunks: Vec<Arc<[u8]>> =
                 series.chunks.iter().filter(|c| overlaps(c.min_t, c.max_t)).map(|c| c.bytes.clone()).collect();
-            let open = series.open.as_ref().and_then(|open| {
-                let max_t = open.appender.last_timestamp()?;
-                overlaps(open.min_t, max_t).then(|| open.appender.bytes().to_vec())
-            });
             let out_of_order: Vec<Sample> = series
                 .out_of_order
                 .iter()
                 .filter(|s| s.timestamp_ms >= start && s.timestamp_ms < end)
                 .copied()
                 .collect();
-            if chunks.is_empty() && open.is_none() && out_of_order.is_empty() {
+            if chunks.is_empty() && out_of_order.is_empty() {
                 continue;
             }
-            let labels = series
-                .labels
-                .chunks_exact(2)
-                .map(|pair| (self.symbols.shared(pair[0]), self.symbols.shared(pair[1])))
-                .collect();
-            out.push(SeriesSnapshot { labels, chunks, open, out_of_order });
+            series_out.push(SeriesSnapshot { labels: series.labels.clone(), chunks, out_of_order });
         }
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        out
+        let symbols = self.symbols.strings.clone();
+        // Comparing the flattened [name, value, …] strings orders exactly as `Labels` does.
+        let resolve = |id: &u32| &*symbols[*id as usize];
+        series_out.sort_unstable_by(|a, b| a.labels.iter().map(resolve).cmp(b.labels.iter().map(resolve)));
+        RangeSnapshot { symbols, series: series_out }
     }
 
     /// Drops everything older than `cutoff` (now in blocks), removes series left empty and rebuilds the index and

@@ -185,6 +185,7 @@ impl TenantDb {
             tracing::debug!(tenant = %self.tenant, start, end, "cut block from head");
         }
         self.lock_head().truncate_before(end);
+        release_free_memory();
         Ok(true)
     }
 
@@ -247,6 +248,22 @@ impl TenantDb {
     /// Fsyncs the WAL (for the interval sync policy and shutdown).
     pub fn sync_wal(&self) -> Result<(), StoreError> {
         Ok(self.wal.sync()?)
+    }
+}
+
+/// Returns memory freed by a head truncation to the operating system. glibc keeps freed heap memory for reuse;
+/// after a block cut that memory is large and scattered, so without this the process's resident size would stay
+/// at its pre-cut peak until new samples fill it again.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only releases free heap pages; it takes no pointers and is thread-safe in glibc.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }
 

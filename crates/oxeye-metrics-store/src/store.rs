@@ -92,15 +92,6 @@ impl MetricsStore {
         }
     }
 
-    /// Runs maintenance for the tenants whose head is due for a block cut (see [`TenantDb::cut_due`]).
-    pub fn maintain_due(&self, now_ms: i64) {
-        for db in self.all_tenants().into_iter().filter(|db| db.cut_due()) {
-            if let Err(error) = db.maintain(now_ms) {
-                tracing::error!(tenant = %db.tenant(), %error, "metrics maintenance failed");
-            }
-        }
-    }
-
     /// Fsyncs every tenant's WAL.
     pub fn sync_wals(&self) -> Result<(), StoreError> {
         for db in self.all_tenants() {

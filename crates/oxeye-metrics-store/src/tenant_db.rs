@@ -141,12 +141,6 @@ impl TenantDb {
         self.apply_retention(now_ms)
     }
 
-    /// Whether the head has grown enough for a block to be cut now (checked often and cheaply, so that a head
-    /// filled faster than the maintenance interval is cut as soon as it can be, as Prometheus does after commits).
-    pub fn cut_due(&self) -> bool {
-        self.lock_head().spans_more_than(self.block_range_ms + self.cut_margin_ms())
-    }
-
     /// Writes everything in the head into blocks and checkpoints the WAL (the `/api/v1/admin/flush` endpoint and
     /// benchmarks use it). Samples older than the newest flushed one are refused afterwards.
     pub fn flush(&self) -> Result<(), StoreError> {

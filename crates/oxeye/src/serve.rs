@@ -113,9 +113,6 @@ async fn maintenance_loop(
     let mut sync_timer = tokio::time::interval(sync_every);
     let mut maintenance_timer = tokio::time::interval(maintenance_interval);
     maintenance_timer.tick().await;
-    // Between full passes, a cheap check every second cuts a head that has grown enough for a block.
-    let mut cut_check_timer = tokio::time::interval(Duration::from_secs(1));
-    cut_check_timer.tick().await;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -129,26 +126,15 @@ async fn maintenance_loop(
                     }
                 }
             }
-            _ = cut_check_timer.tick() => {
-                let store = store.clone();
-                let now_ms = unix_now_ms();
-                if let Err(error) = tokio::task::spawn_blocking(move || store.maintain_due(now_ms)).await {
-                    tracing::error!(%error, "maintenance task failed");
-                }
-            }
             _ = maintenance_timer.tick() => {
                 let store = store.clone();
-                let now_ms = unix_now_ms();
+                let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
                 if let Err(error) = tokio::task::spawn_blocking(move || store.maintain(now_ms)).await {
                     tracing::error!(%error, "maintenance task failed");
                 }
             }
         }
     }
-}
-
-fn unix_now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

@@ -147,9 +147,6 @@ pub(crate) struct Head {
     pub max_t: i64,
     /// Samples older than this are already in blocks and are refused.
     pub min_valid_time: i64,
-    /// A lower bound of the oldest timestamp held (`i64::MAX` when empty), kept up to date on append so that
-    /// whether a block can be cut is known without scanning every series.
-    oldest_appended: i64,
     pub metadata: HashMap<String, MetricMetadata>,
     samples_per_chunk: usize,
     block_range_ms: i64,
@@ -168,7 +165,6 @@ impl Head {
             next_id: 1,
             max_t: i64::MIN,
             min_valid_time: i64::MIN,
-            oldest_appended: i64::MAX,
             metadata: HashMap::new(),
             samples_per_chunk,
             block_range_ms,
@@ -299,7 +295,6 @@ impl Head {
             series.insert_out_of_order(Sample::new(timestamp, value));
         }
         self.max_t = self.max_t.max(timestamp);
-        self.oldest_appended = self.oldest_appended.min(timestamp);
     }
 
     /// Restores a compressed chunk from a checkpoint.
@@ -318,7 +313,6 @@ impl Head {
             series.last_value_bits = last_value_bits.unwrap_or(0);
         }
         self.max_t = self.max_t.max(max_t);
-        self.oldest_appended = self.oldest_appended.min(min_t);
     }
 
     pub fn add_exemplar(&mut self, id: u32, exemplar: Exemplar, max_per_series: usize) {
@@ -370,11 +364,6 @@ impl Head {
 
     /// Drops everything older than `cutoff` (now in blocks), removes series left empty and rebuilds the index and
     /// symbol table so their memory is returned. Returns the number of series removed.
-    /// Whether the head holds data spanning more than `span_ms` (cheap: no scan).
-    pub fn spans_more_than(&self, span_ms: i64) -> bool {
-        self.oldest_appended != i64::MAX && self.max_t.saturating_sub(self.oldest_appended) > span_ms
-    }
-
     pub fn truncate_before(&mut self, cutoff: i64) -> usize {
         self.min_valid_time = self.min_valid_time.max(cutoff);
         let mut removed = Vec::new();
@@ -389,7 +378,6 @@ impl Head {
         if !removed.is_empty() {
             self.rebuild_index();
         }
-        self.oldest_appended = self.min_time().unwrap_or(i64::MAX);
         removed.len()
     }
 

@@ -135,7 +135,10 @@ pub(crate) enum SampleVerdict {
 pub(crate) struct Head {
     symbols: Symbols,
     series: HashMap<u32, MemSeries, FastHashBuilder>,
-    by_hash: HashMap<u64, Vec<u32>, FastHashBuilder>,
+    /// Series by a hash of their labels: the first series with a hash here, any further ones (a 64-bit collision,
+    /// rare) in `by_hash_collisions`, so the common case costs no allocation per series.
+    by_hash: HashMap<u64, u32, FastHashBuilder>,
+    by_hash_collisions: HashMap<u64, Vec<u32>, FastHashBuilder>,
     postings: HashMap<u32, HashMap<u32, Vec<u32>>>,
     /// Series named by a sender's label encoding (see `appender.rs`), by a 128-bit seeded hash of the key;
     /// cleared whenever series are removed.
@@ -158,6 +161,7 @@ impl Head {
             symbols: Symbols::default(),
             series: HashMap::default(),
             by_hash: HashMap::default(),
+            by_hash_collisions: HashMap::default(),
             postings: HashMap::new(),
             series_by_key: HashMap::default(),
             key_hashers: (FastHashBuilder::default(), FastHashBuilder::default()),
@@ -203,8 +207,13 @@ impl Head {
 
     /// The id of the series with exactly these labels, if it is in the head.
     pub fn lookup(&self, labels: &Labels) -> Option<u32> {
-        let candidates = self.by_hash.get(&self.hash_labels(labels))?;
-        candidates.iter().copied().find(|id| self.series.get(id).is_some_and(|s| self.labels_equal(s, labels)))
+        let hash = self.hash_labels(labels);
+        let first = *self.by_hash.get(&hash)?;
+        let matches = |id: &u32| self.series.get(id).is_some_and(|s| self.labels_equal(s, labels));
+        if matches(&first) {
+            return Some(first);
+        }
+        self.by_hash_collisions.get(&hash)?.iter().copied().find(matches)
     }
 
     fn labels_equal(&self, series: &MemSeries, labels: &Labels) -> bool {
@@ -229,9 +238,18 @@ impl Head {
             insert_sorted(list, id);
         }
         let hash = self.hash_labels(labels);
-        self.by_hash.entry(hash).or_default().push(id);
+        self.index_hash(hash, id);
         self.series.insert(id, MemSeries::new(symbols.into_boxed_slice()));
         id
+    }
+
+    fn index_hash(&mut self, hash: u64, id: u32) {
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
+            Entry::Occupied(_) => self.by_hash_collisions.entry(hash).or_default().push(id),
+        }
     }
 
     /// Creates the series on replay unless it exists already (a series record may repeat after a checkpoint).
@@ -386,6 +404,7 @@ impl Head {
         let old_symbols = std::mem::take(&mut self.symbols);
         self.postings.clear();
         self.by_hash.clear();
+        self.by_hash_collisions.clear();
         let mut ids: Vec<u32> = self.series.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
@@ -405,7 +424,7 @@ impl Head {
                 self.postings.entry(name_id).or_default().entry(value_id).or_default().push(id);
             }
             series.labels = remapped.into_boxed_slice();
-            self.by_hash.entry(hasher.finish()).or_default().push(id);
+            self.index_hash(hasher.finish(), id);
         }
     }
 

@@ -53,37 +53,10 @@ pub fn parse_end_time(text: &str, now_ms: i64) -> Result<i64> {
 }
 
 fn parse_utc_timestamp(text: &str) -> Result<i64> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 20
-        || bytes[4] != b'-'
-        || bytes[7] != b'-'
-        || bytes[10] != b'T'
-        || bytes[13] != b':'
-        || bytes[16] != b':'
-        || bytes[19] != b'Z'
-    {
+    if text.len() != 20 || !text.ends_with('Z') {
         bail!("not of the form YYYY-MM-DDTHH:MM:SSZ");
     }
-    let field = |range: std::ops::Range<usize>| -> Result<i64> { Ok(text[range].parse()?) };
-    let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
-    let (hour, minute, second) = (field(11..13)?, field(14..16)?, field(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        bail!("field out of range");
-    }
-    let days = days_from_civil(year, month, day);
-    Ok(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (the usual era-based computation: years start in March so
-/// that the leap day falls at the end of a year).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12;
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    oxeye_model::time::parse_rfc3339_ms(text).context("not a valid YYYY-MM-DDTHH:MM:SSZ timestamp")
 }
 
 #[cfg(test)]

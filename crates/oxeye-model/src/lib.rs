@@ -9,6 +9,7 @@ mod labels;
 mod metrics;
 mod rejection;
 mod tenant;
+pub mod time;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME_LABEL};
 pub use metrics::{

@@ -156,7 +156,95 @@ impl Engine {
 
 /// Parses a PromQL expression, mapping parser errors to [`QueryError::BadData`].
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
-    promql_parser::parser::parse(query).map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": {e}")))
+    let query = byte_escapes_as_utf8(query);
+    promql_parser::parser::parse(&query).map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": {e}")))
+}
+
+/// In PromQL (as in Go) `\xHH` and `\OOO` escapes in quoted strings are *bytes*; `promql-parser` turns each into
+/// the character U+00HH instead. Rewrites every run of such escapes with values ≥ 0x80 into the characters its bytes
+/// spell in UTF-8, or into U+FFFD when they are not valid UTF-8 (which then fails label-name validation as it does
+/// in Prometheus).
+fn byte_escapes_as_utf8(query: &str) -> std::borrow::Cow<'_, str> {
+    if !query.contains('\\') {
+        return std::borrow::Cow::Borrowed(query);
+    }
+    let b = query.as_bytes();
+    let mut out = String::with_capacity(query.len());
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    let mut changed = false;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            None => {
+                if c == b'"' || c == b'\'' {
+                    quote = Some(c);
+                } else if c == b'#' {
+                    // A comment runs to the end of the line.
+                    let end = query[i..].find('\n').map(|n| i + n).unwrap_or(b.len());
+                    out.push_str(&query[i..end]);
+                    i = end;
+                    continue;
+                }
+            }
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                } else if c == b'\\' {
+                    let (bytes, next) = byte_escape_run(b, i);
+                    if bytes.iter().any(|x| *x >= 0x80) {
+                        match std::str::from_utf8(&bytes) {
+                            Ok(text) => out.push_str(text),
+                            Err(_) => out.push_str("\\uFFFD"),
+                        }
+                        changed = true;
+                        i = next;
+                        continue;
+                    }
+                    if next > i {
+                        out.push_str(&query[i..next]);
+                        i = next;
+                        continue;
+                    }
+                    // Any other escape: copy it with the escaped character.
+                    let ch_len = query[i + 1..].chars().next().map(|ch| ch.len_utf8()).unwrap_or(0);
+                    out.push_str(&query[i..i + 1 + ch_len]);
+                    i += 1 + ch_len;
+                    continue;
+                }
+            }
+        }
+        let ch = query[i..].chars().next().expect("in bounds");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    if changed { std::borrow::Cow::Owned(out) } else { std::borrow::Cow::Borrowed(query) }
+}
+
+/// Decodes a run of `\xHH` / `\OOO` escapes starting at `i`; returns the bytes and the index after the run.
+fn byte_escape_run(b: &[u8], mut i: usize) -> (Vec<u8>, usize) {
+    let mut bytes = Vec::new();
+    while i + 1 < b.len() && b[i] == b'\\' {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i + 1] == b'x' && i + 3 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 2]), hex(b[i + 3])) {
+                bytes.push((h * 16 + l) as u8);
+                i += 4;
+                continue;
+            }
+            break;
+        }
+        if (b'0'..=b'3').contains(&b[i + 1]) && i + 3 < b.len() {
+            let oct = |c: u8| (b'0'..=b'7').contains(&c).then(|| (c - b'0') as u32);
+            if let (Some(a), Some(m), Some(l)) = (oct(b[i + 1]), oct(b[i + 2]), oct(b[i + 3])) {
+                bytes.push((a * 64 + m * 8 + l) as u8);
+                i += 4;
+                continue;
+            }
+        }
+        break;
+    }
+    (bytes, i)
 }
 
 /// Formats a query the way Prometheus's `/api/v1/format_query` does (pretty-printed).
@@ -164,4 +252,71 @@ pub fn format_query(query: &str) -> Result<String, QueryError> {
     use promql_parser::parser::Prettier;
     let expr = parse(query)?;
     Ok(expr.pretty(0, 100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_escapes_become_utf8_or_replacement() {
+        assert_eq!(byte_escapes_as_utf8(r#"f("\xc3\xa9")"#), "f(\"é\")");
+        assert_eq!(byte_escapes_as_utf8(r#"f("\xff")"#), r#"f("\uFFFD")"#);
+        assert_eq!(byte_escapes_as_utf8(r#"f("\303\251")"#), "f(\"é\")");
+        // ASCII escapes and text outside strings are untouched.
+        assert_eq!(byte_escapes_as_utf8(r#"f("\x41\n") # "\xff""#), r#"f("\x41\n") # "\xff""#);
+    }
+
+    #[test]
+    fn invalid_utf8_label_name_is_refused() {
+        let reader = EmptyReader;
+        let err = Engine::default()
+            .instant_query(&reader, r#"label_replace(vector(1), "\xff", "", "src", "(.*)")"#, 0)
+            .unwrap_err();
+        assert_eq!(err.error_type(), "execution");
+        assert!(err.to_string().contains("invalid destination label name"), "{err}");
+    }
+
+    struct EmptyReader;
+
+    impl MetricsReader for EmptyReader {
+        fn select_series(
+            &self,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<oxeye_storage_api::SeriesSamples>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn series_labels(
+            &self,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<oxeye_model::Labels>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn label_names(
+            &self,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<String>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn label_values(
+            &self,
+            _: &str,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<String>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn select_exemplars(
+            &self,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<oxeye_storage_api::SeriesExemplars>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn metadata(
+            &self,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<Vec<oxeye_model::MetricMetadata>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+    }
 }

@@ -306,11 +306,35 @@ pub(crate) fn eval_binary(ev: &mut Ev, b: &BinaryExpr) -> Result<Vec<Series>, Qu
             let swap = lt == ValueType::Scalar;
             let l = ev.eval(&b.lhs)?.into_matrix_pub();
             let r = ev.eval(&b.rhs)?.into_matrix_pub();
-            let inputs = if swap { vec![r, l] } else { vec![l, r] };
-            ev.range_eval(inputs, None, |v, _, _, _| {
-                let Some(scalar) = v[1].first().map(|s| s.f) else { return Ok(Vec::new()) };
-                Ok(vector_scalar_binop(op, &v[0], scalar, swap, rb))
-            })
+            let (vector, scalar) = if swap { (r, l) } else { (l, r) };
+            // Series by series: each output series is its input series, so no per-step matching is needed.
+            let scalar_at = ev.per_step(scalar.first());
+            let (start, interval) = (ev.start, ev.interval);
+            let mut out = Vec::with_capacity(vector.len());
+            for mut s in vector {
+                s.points.retain_mut(|p| {
+                    let sc = scalar_at[((p.0 - start) / interval) as usize];
+                    let (l, r) = if swap { (sc, p.1) } else { (p.1, sc) };
+                    let (mut value, mut keep) = elem_binop(op, l, r);
+                    if op.is_comparison() && swap {
+                        value = r;
+                    }
+                    if rb {
+                        value = if keep { 1.0 } else { 0.0 };
+                        keep = true;
+                    }
+                    p.1 = value;
+                    keep
+                });
+                if s.points.is_empty() {
+                    continue;
+                }
+                if op.changes_schema() || rb {
+                    s.drop_name = true;
+                }
+                out.push(s);
+            }
+            Ok(out)
         }
         _ => Err(QueryError::BadData(format!(
             "binary expression must contain only scalar and instant vector types, got {lt} {} {rt}",
@@ -471,30 +495,6 @@ fn vector_binop(
         }
     }
     Ok(out)
-}
-
-fn vector_scalar_binop(op: Op, vec: &[Sample], scalar: f64, swap: bool, return_bool: bool) -> Vec<Sample> {
-    let mut out = Vec::with_capacity(vec.len());
-    for s in vec {
-        let (l, r) = if swap { (scalar, s.f) } else { (s.f, scalar) };
-        let (mut value, mut keep) = elem_binop(op, l, r);
-        if op.is_comparison() && swap {
-            value = r;
-        }
-        if return_bool {
-            value = if keep { 1.0 } else { 0.0 };
-            keep = true;
-        }
-        if keep {
-            let mut o = s.clone();
-            o.f = value;
-            if op.changes_schema() || return_bool {
-                o.drop_name = true;
-            }
-            out.push(o);
-        }
-    }
-    out
 }
 
 /// Whether an expression is a scalar-typed expression (used by callers deciding how to read arguments).

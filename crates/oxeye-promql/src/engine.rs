@@ -351,6 +351,17 @@ impl<'a, 'c> Ev<'a, 'c> {
         }
     }
 
+    /// A scalar operand's value at every step (NaN where it has none).
+    pub(crate) fn per_step(&self, scalar: Option<&Series>) -> Vec<f64> {
+        let mut out = vec![f64::NAN; self.num_steps()];
+        if let Some(s) = scalar {
+            for (t, v) in &s.points {
+                out[((t - self.start) / self.interval) as usize] = *v;
+            }
+        }
+        out
+    }
+
     /// A scalar as a one-series matrix with a point at every step.
     pub(crate) fn scalar_series(&self, f: impl Fn(i64) -> f64) -> Vec<Series> {
         let points = self.step_times().map(|t| (t, f(t))).collect();

@@ -179,6 +179,43 @@ pub(crate) fn eval_call(ev: &mut Ev, call: &Call) -> Result<Vec<Series>, QueryEr
         ev.ctx.annos.warn("sort is ineffective for range queries since results are always ordered by labels");
     }
 
+    if let Some(f) = elementwise(name)
+        && !(matches!(
+            name,
+            "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "hour" | "minute" | "days_in_month"
+        ) && args.is_empty())
+    {
+        // One output point per input point with the same labels: transform series by series.
+        let input = ev.eval(args[0])?.into_matrix_pub();
+        let scalars: Vec<Vec<f64>> = args[1..]
+            .iter()
+            .map(|a| ev.eval(a).map(|v| ev.per_step(v.into_matrix_pub().first())))
+            .collect::<Result<_, _>>()?;
+        let (start, interval) = (ev.start, ev.interval);
+        let mut out = Vec::with_capacity(input.len());
+        let mut sc = vec![0.0; scalars.len()];
+        for mut s in input {
+            s.points.retain_mut(|p| {
+                let step = ((p.0 - start) / interval) as usize;
+                for (j, a) in scalars.iter().enumerate() {
+                    sc[j] = a[step];
+                }
+                match f(p.1, p.0, &sc) {
+                    Some(v) => {
+                        p.1 = v;
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if !s.points.is_empty() {
+                s.drop_name = true;
+                out.push(s);
+            }
+        }
+        return Ok(out);
+    }
+
     match args.iter().position(|a| is_range_arg(a)) {
         None => {
             let mut inputs = Vec::with_capacity(args.len());
@@ -217,63 +254,37 @@ fn range_call(ev: &mut Ev, name: &str, args: &[&Expr], idx: usize) -> Result<Vec
     let input: RangeInput = ev.load_range_input(args[idx])?;
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let step_times: Vec<i64> = ev.step_times().collect();
-    let mut out: Vec<Series> = Vec::with_capacity(input.series.len());
-    let mut annos = Annotations::default();
-    let mut scalars = vec![0.0; scalar_args.len()];
-    let mut produced = 0usize;
-    for (series_no, s) in input.series.iter().enumerate() {
-        if series_no % 64 == 0 {
-            ev.check_deadline()?;
+    let deadline = ev.ctx.deadline;
+    let job =
+        RangeJob { name, input: &input, step_times: &step_times, scalar_args: &scalar_args, keeps_name, deadline };
+    // Work is series × steps; split it across cores when there is enough of it to pay for the threads.
+    let work: usize = input.series.iter().map(|s| s.points.len() + step_times.len()).sum();
+    let threads = ev.ctx.opts.parallelism.max(1).min(input.series.len().max(1));
+    let (out, annos) = if threads > 1 && work > 200_000 {
+        let chunk = input.series.len().div_ceil(threads);
+        let results: Vec<Result<(Vec<Series>, Annotations), QueryError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = input
+                .series
+                .chunks(chunk)
+                .map(|part| {
+                    let job = &job;
+                    scope.spawn(move || job.run(part))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("range function worker panicked")).collect()
+        });
+        let mut out = Vec::with_capacity(input.series.len());
+        let mut annos = Annotations::default();
+        for r in results {
+            let (o, a) = r?;
+            out.extend(o);
+            annos.merge(a);
         }
-        let pts = &s.points;
-        let mut points: Vec<(i64, f64)> = Vec::new();
-        let (mut lo, mut hi) = (0usize, 0usize);
-        for (step, &ts) in step_times.iter().enumerate() {
-            let range_end = input.at.unwrap_or(ts) - input.offset_ms;
-            let range_start = range_end - input.range_ms;
-            if input.at.is_some() {
-                lo = pts.partition_point(|p| p.0 <= range_start);
-                hi = pts.partition_point(|p| p.0 <= range_end);
-            } else {
-                while lo < pts.len() && pts[lo].0 <= range_start {
-                    lo += 1;
-                }
-                hi = hi.max(lo);
-                while hi < pts.len() && pts[hi].0 <= range_end {
-                    hi += 1;
-                }
-            }
-            if hi <= lo {
-                continue;
-            }
-            for (j, a) in scalar_args.iter().enumerate() {
-                scalars[j] = a[step];
-            }
-            let window = &pts[lo..hi];
-            let w = Window { points: window, ts, range_start, range_end, range_ms: input.range_ms };
-            if let Some(v) = range_fn(name, &w, &scalars, &s.labels, &mut annos)? {
-                points.push((ts, v));
-            }
-        }
-        if !points.is_empty() {
-            produced += points.len();
-            if matches!(name, "rate" | "increase") {
-                let mn = metric_name(&s.labels);
-                if !mn.is_empty()
-                    && !mn.ends_with("_total")
-                    && !mn.ends_with("_sum")
-                    && !mn.ends_with("_count")
-                    && !mn.ends_with("_bucket")
-                {
-                    annos.info(format!(
-                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
-                        go_quote(mn)
-                    ));
-                }
-            }
-            out.push(Series { labels: s.labels.clone(), points, drop_name: !keeps_name || s.drop_name });
-        }
-    }
+        (out, annos)
+    } else {
+        job.run(&input.series)?
+    };
+    let produced: usize = out.iter().map(|s| s.points.len()).sum();
     ev.ctx.annos.merge(annos);
     let loaded: usize = input.series.iter().map(|s| s.points.len()).sum();
     ev.release_samples(loaded);
@@ -296,6 +307,78 @@ fn range_call(ev: &mut Ev, name: &str, args: &[&Expr], idx: usize) -> Result<Vec
         return Ok(vec![Series { labels: Arc::new(absent_labels(args[idx])), points, drop_name: true }]);
     }
     Ok(out)
+}
+
+/// A range-vector function applied to a set of series; `run` may be called on disjoint parts from several threads.
+struct RangeJob<'j> {
+    name: &'j str,
+    input: &'j RangeInput,
+    step_times: &'j [i64],
+    scalar_args: &'j [Vec<f64>],
+    keeps_name: bool,
+    deadline: std::time::Instant,
+}
+
+impl RangeJob<'_> {
+    fn run(&self, series: &[Series]) -> Result<(Vec<Series>, Annotations), QueryError> {
+        let input = self.input;
+        let mut out: Vec<Series> = Vec::with_capacity(series.len());
+        let mut annos = Annotations::default();
+        let mut scalars = vec![0.0; self.scalar_args.len()];
+        for (series_no, s) in series.iter().enumerate() {
+            if series_no % 64 == 0 && std::time::Instant::now() > self.deadline {
+                return Err(QueryError::Timeout("expression evaluation"));
+            }
+            let pts = &s.points;
+            let mut points: Vec<(i64, f64)> = Vec::new();
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for (step, &ts) in self.step_times.iter().enumerate() {
+                let range_end = input.at.unwrap_or(ts) - input.offset_ms;
+                let range_start = range_end - input.range_ms;
+                if input.at.is_some() {
+                    lo = pts.partition_point(|p| p.0 <= range_start);
+                    hi = pts.partition_point(|p| p.0 <= range_end);
+                } else {
+                    while lo < pts.len() && pts[lo].0 <= range_start {
+                        lo += 1;
+                    }
+                    hi = hi.max(lo);
+                    while hi < pts.len() && pts[hi].0 <= range_end {
+                        hi += 1;
+                    }
+                }
+                if hi <= lo {
+                    continue;
+                }
+                for (j, a) in self.scalar_args.iter().enumerate() {
+                    scalars[j] = a[step];
+                }
+                let w = Window { points: &pts[lo..hi], ts, range_start, range_end, range_ms: input.range_ms };
+                if let Some(v) = range_fn(self.name, &w, &scalars, &s.labels, &mut annos)? {
+                    points.push((ts, v));
+                }
+            }
+            if points.is_empty() {
+                continue;
+            }
+            if matches!(self.name, "rate" | "increase") {
+                let mn = metric_name(&s.labels);
+                if !mn.is_empty()
+                    && !mn.ends_with("_total")
+                    && !mn.ends_with("_sum")
+                    && !mn.ends_with("_count")
+                    && !mn.ends_with("_bucket")
+                {
+                    annos.info(format!(
+                        "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}",
+                        go_quote(mn)
+                    ));
+                }
+            }
+            out.push(Series { labels: s.labels.clone(), points, drop_name: !self.keeps_name || s.drop_name });
+        }
+        Ok((out, annos))
+    }
 }
 
 /// One evaluation window of a range-vector function.
@@ -699,6 +782,66 @@ fn natsort_less(a: &str, b: &str) -> bool {
         return *x < y;
     }
     false
+}
+
+/// An element-wise function: value, the point's time (the step) and the scalar arguments at that step → the new
+/// value, or `None` to drop the point.
+type Elementwise = fn(f64, i64, &[f64]) -> Option<f64>;
+
+/// Functions that map each input sample to one output sample with the same labels (and mark the name for
+/// removal), which can run series by series instead of step by step.
+fn elementwise(name: &str) -> Option<Elementwise> {
+    Some(match name {
+        "abs" => |x, _, _| Some(x.abs()),
+        "ceil" => |x, _, _| Some(x.ceil()),
+        "floor" => |x, _, _| Some(x.floor()),
+        "exp" => |x, _, _| Some(x.exp()),
+        "sqrt" => |x, _, _| Some(x.sqrt()),
+        "ln" => |x, _, _| Some(x.ln()),
+        "log2" => |x, _, _| Some(x.log2()),
+        "log10" => |x, _, _| Some(x.log10()),
+        "sin" => |x, _, _| Some(x.sin()),
+        "cos" => |x, _, _| Some(x.cos()),
+        "tan" => |x, _, _| Some(x.tan()),
+        "asin" => |x, _, _| Some(x.asin()),
+        "acos" => |x, _, _| Some(x.acos()),
+        "atan" => |x, _, _| Some(x.atan()),
+        "sinh" => |x, _, _| Some(x.sinh()),
+        "cosh" => |x, _, _| Some(x.cosh()),
+        "tanh" => |x, _, _| Some(x.tanh()),
+        "asinh" => |x, _, _| Some(x.asinh()),
+        "acosh" => |x, _, _| Some(x.acosh()),
+        "atanh" => |x, _, _| Some(x.atanh()),
+        "deg" => |x, _, _| Some(x * 180.0 / std::f64::consts::PI),
+        "rad" => |x, _, _| Some(x * std::f64::consts::PI / 180.0),
+        "sgn" => |x, _, _| {
+            Some(if x < 0.0 {
+                -1.0
+            } else if x > 0.0 {
+                1.0
+            } else {
+                x
+            })
+        },
+        "round" => |x, _, a| {
+            let to_nearest = a.first().copied().unwrap_or(1.0);
+            let inv = 1.0 / to_nearest;
+            Some((x * inv + 0.5).floor() / inv)
+        },
+        "clamp" => |x, _, a| (a[1] >= a[0]).then(|| a[0].max(a[1].min(x))),
+        "clamp_min" => |x, _, a| Some(a[0].max(f64::INFINITY.min(x))),
+        "clamp_max" => |x, _, a| Some(f64::NEG_INFINITY.max(a[0].min(x))),
+        "timestamp" => |_, t, _| Some(t as f64 / 1000.0),
+        "year" => |x, _, _| Some(date_fn("year", x)),
+        "month" => |x, _, _| Some(date_fn("month", x)),
+        "day_of_month" => |x, _, _| Some(date_fn("day_of_month", x)),
+        "day_of_week" => |x, _, _| Some(date_fn("day_of_week", x)),
+        "day_of_year" => |x, _, _| Some(date_fn("day_of_year", x)),
+        "hour" => |x, _, _| Some(date_fn("hour", x)),
+        "minute" => |x, _, _| Some(date_fn("minute", x)),
+        "days_in_month" => |x, _, _| Some(date_fn("days_in_month", x)),
+        _ => return None,
+    })
 }
 
 /// Functions over instant vectors and scalars, one step at a time.

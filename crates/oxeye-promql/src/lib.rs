@@ -36,6 +36,8 @@ pub struct EngineOptions {
     pub experimental_functions: bool,
     /// Step of a subquery written without one (`x[5m:]`); Prometheus uses the global evaluation interval (1m).
     pub no_step_subquery_interval_ms: i64,
+    /// Threads one query may use for series-parallel work (range-vector functions).
+    pub parallelism: usize,
 }
 
 impl Default for EngineOptions {
@@ -47,6 +49,7 @@ impl Default for EngineOptions {
             max_series: 0,
             experimental_functions: true,
             no_step_subquery_interval_ms: 60_000,
+            parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         }
     }
 }

@@ -280,6 +280,109 @@ mod tests {
         assert!(err.to_string().contains("invalid destination label name"), "{err}");
     }
 
+    /// `n` series `m{i="0".."n"}`, one sample a minute for an hour.
+    struct ManySeries(usize);
+
+    impl MetricsReader for ManySeries {
+        fn select_series(
+            &self,
+            req: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<oxeye_storage_api::SeriesSamples>, oxeye_storage_api::ReadError> {
+            Ok((0..self.0)
+                .map(|i| oxeye_storage_api::SeriesSamples {
+                    labels: oxeye_model::Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())])
+                        .unwrap(),
+                    samples: (0..60)
+                        .map(|k| oxeye_model::Sample::new(k * 60_000, k as f64))
+                        .filter(|x| x.timestamp_ms >= req.start_ms && x.timestamp_ms <= req.end_ms)
+                        .collect(),
+                })
+                .collect())
+        }
+        fn series_labels(
+            &self,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<oxeye_model::Labels>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn label_names(
+            &self,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<String>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn label_values(
+            &self,
+            _: &str,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<String>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn select_exemplars(
+            &self,
+            _: &oxeye_storage_api::SelectRequest,
+        ) -> Result<Vec<oxeye_storage_api::SeriesExemplars>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+        fn metadata(
+            &self,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<Vec<oxeye_model::MetricMetadata>, oxeye_storage_api::ReadError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn sample_limit_is_an_execution_error() {
+        let engine = Engine::new(EngineOptions { max_samples: 1_000, ..EngineOptions::default() });
+        let err = engine.range_query(&ManySeries(100), "sum(m)", 0, 3_540_000, 60_000).unwrap_err();
+        assert_eq!(err.error_type(), "execution");
+        assert!(err.to_string().contains("too many samples"), "{err}");
+        // Under the limit the same query answers, with one point per step.
+        let ok = Engine::default().range_query(&ManySeries(100), "sum(m)", 0, 3_540_000, 60_000).unwrap();
+        let QueryValue::Matrix(m) = ok.value else { panic!("matrix expected") };
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].points.len(), 60);
+        assert_eq!(m[0].points[59], (3_540_000, 59.0 * 100.0));
+    }
+
+    #[test]
+    fn series_limit_is_an_execution_error() {
+        let engine = Engine::new(EngineOptions { max_series: 10, ..EngineOptions::default() });
+        let err = engine.instant_query(&ManySeries(11), "m", 60_000).unwrap_err();
+        assert_eq!(err.error_type(), "execution");
+        assert!(err.to_string().contains("too many series"), "{err}");
+        assert!(engine.instant_query(&ManySeries(10), "m", 60_000).is_ok());
+    }
+
+    #[test]
+    fn timeout_is_reported_as_timeout() {
+        let engine = Engine::new(EngineOptions { timeout: std::time::Duration::ZERO, ..EngineOptions::default() });
+        let err = engine.range_query(&ManySeries(10), "rate(m[5m])", 0, 3_540_000, 60_000).unwrap_err();
+        assert_eq!(err, QueryError::Timeout("expression evaluation"));
+        assert_eq!(err.error_type(), "timeout");
+    }
+
+    #[test]
+    fn parallel_range_functions_match_serial() {
+        let q = "rate(m[5m]) * 60";
+        let serial = Engine::new(EngineOptions { parallelism: 1, ..EngineOptions::default() })
+            .range_query(&ManySeries(3_000), q, 0, 3_540_000, 15_000)
+            .unwrap();
+        let parallel = Engine::new(EngineOptions { parallelism: 2, ..EngineOptions::default() })
+            .range_query(&ManySeries(3_000), q, 0, 3_540_000, 15_000)
+            .unwrap();
+        assert_eq!(serial.value, parallel.value);
+        let QueryValue::Matrix(m) = parallel.value else { panic!("matrix expected") };
+        assert_eq!(m.len(), 3_000);
+        // A counter rising by 1 a minute: rate × 60 = 1 once the window is past the counter's start (before that,
+        // extrapolation stops at the zero crossing, as in Prometheus: 0.2 at 1m).
+        assert_eq!(m[0].points[0], (60_000, 0.2));
+        let full: Vec<_> = m[0].points.iter().filter(|p| p.0 >= 360_000).collect();
+        assert!(full.len() > 200 && full.iter().all(|p| (p.1 - 1.0).abs() < 1e-9), "{:?}", &full[..5]);
+    }
+
     struct EmptyReader;
 
     impl MetricsReader for EmptyReader {

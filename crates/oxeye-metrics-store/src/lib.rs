@@ -31,6 +31,7 @@ mod wal_records;
 
 pub use appender::{AppendOutcome, SeriesInput};
 pub use error::StoreError;
+pub use head::HeadStats;
 pub use options::{Limits, StoreOptions, parse_duration};
 pub use oxeye_wal::SyncPolicy as WalSyncPolicy;
 pub use store::{MetricsStore, TenantSummary};

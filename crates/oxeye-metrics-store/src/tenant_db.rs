@@ -10,7 +10,7 @@ use oxeye_model::{RejectReason, Rejection, TenantId};
 use oxeye_wal::{Wal, WalOptions};
 
 use crate::block::{Block, BlockWriter, CompactionInfo, files, new_block_id};
-use crate::head::{CheckpointSnapshot, Head};
+use crate::head::{CheckpointSnapshot, Head, HeadStats};
 use crate::wal_records::{self, Record};
 use crate::{Limits, StoreError, StoreOptions};
 
@@ -118,6 +118,13 @@ impl TenantDb {
     /// Number of series in the head.
     pub fn head_series(&self) -> usize {
         self.lock_head().num_series()
+    }
+
+    /// Cardinality statistics of the head, each list cut to its top `limit` entries (Prometheus's
+    /// `/api/v1/status/tsdb`, which also describes only the head). Walks the whole index under the head lock, so
+    /// writes wait for it.
+    pub fn head_stats(&self, limit: usize) -> HeadStats {
+        self.lock_head().stats(limit)
     }
 
     /// Number of blocks and their bytes on disk.

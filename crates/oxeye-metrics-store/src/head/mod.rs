@@ -6,6 +6,7 @@
 //! applies the same changes here.
 
 mod series;
+mod stats;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -17,6 +18,7 @@ use oxeye_model::{Exemplar, Label, Labels, MetricMetadata, Sample};
 use crate::hash::FastHashBuilder;
 use crate::postings::PostingsIndex;
 pub(crate) use series::{MemSeries, dedup_by_timestamp};
+pub use stats::HeadStats;
 
 /// Interned strings: each distinct label name or value is stored once.
 #[derive(Default, Debug, Clone)]

@@ -53,6 +53,12 @@ code{background:#f2f2f2;padding:0 .25rem}</style></head>
 <li><a href="/api/v1/series?match[]=%7B__name__%3D~%22.%2B%22%7D">/api/v1/series?match[]=…</a></li>
 <li><a href="/api/v1/metadata">/api/v1/metadata</a></li>
 <li><code>/api/v1/export?match[]=…</code> raw samples as JSON lines</li></ul>
+<h2>Query (PromQL)</h2><ul>
+<li><code>/api/v1/query</code>, <code>/api/v1/query_range</code>, <code>/api/v1/query_exemplars</code>,
+<code>/api/v1/format_query</code></li>
+<li><a href="/api/v1/status/buildinfo">/api/v1/status/buildinfo</a>,
+<a href="/api/v1/status/runtimeinfo">/api/v1/status/runtimeinfo</a>,
+<a href="/api/v1/status/tsdb">/api/v1/status/tsdb</a></li></ul>
 <h2>Operate</h2><ul>
 <li><a href="/metrics">/metrics</a> self-metrics</li>
 <li><a href="/health">/health</a>, <a href="/ready">/ready</a></li>

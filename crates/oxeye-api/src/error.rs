@@ -27,10 +27,22 @@ pub enum ApiError {
     /// Not ready yet or shutting down (503).
     #[error("{0}")]
     Unavailable(String),
+    /// A query failed while evaluating (422, Prometheus `execution`), e.g. too many samples.
+    #[error("{0}")]
+    Execution(String),
+    /// A query ran out of time, waiting for a slot or evaluating (503, Prometheus `timeout`).
+    #[error("{0}")]
+    Timeout(String),
+    /// A query was canceled (499, Prometheus `canceled`: nginx's "client closed request").
+    #[error("{0}")]
+    Canceled(String),
     /// A storage failure (500, Prometheus `internal`).
     #[error("{0}")]
     Internal(String),
 }
+
+/// The status Prometheus answers a canceled query with (`statusClientClosedConnection`).
+const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
@@ -39,7 +51,11 @@ impl ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Canceled(_) => {
+                StatusCode::from_u16(CLIENT_CLOSED_REQUEST).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -51,6 +67,9 @@ impl ApiError {
             | ApiError::PayloadTooLarge(_)
             | ApiError::UnsupportedMediaType(_) => "bad_data",
             ApiError::TooManyRequests(_) | ApiError::Unavailable(_) => "unavailable",
+            ApiError::Execution(_) => "execution",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::Canceled(_) => "canceled",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -73,8 +92,7 @@ impl IntoResponse for ApiError {
         if self.is_plain_text() {
             return (status, [("content-type", "text/plain; charset=utf-8")], format!("{self}\n")).into_response();
         }
-        let body = serde_json::json!({"status": "error", "errorType": self.error_type(), "error": self.to_string()});
-        (status, axum::Json(body)).into_response()
+        crate::prom_json::error(status, self.error_type(), &self.to_string())
     }
 }
 
@@ -82,6 +100,24 @@ impl From<oxeye_metrics_store::StoreError> for ApiError {
     fn from(error: oxeye_metrics_store::StoreError) -> Self {
         tracing::error!(%error, "storage error");
         ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<oxeye_promql::QueryError> for ApiError {
+    /// Prometheus's mapping (`returnAPIError` and `getDefaultErrorCode` in `web/api/v1/api.go`).
+    fn from(error: oxeye_promql::QueryError) -> Self {
+        use oxeye_promql::QueryError;
+        let message = error.to_string();
+        match error {
+            QueryError::BadData(_) => ApiError::BadData(message),
+            QueryError::Execution(_) => ApiError::Execution(message),
+            QueryError::Timeout(_) => ApiError::Timeout(message),
+            QueryError::Canceled(_) => ApiError::Canceled(message),
+            QueryError::Internal(_) => {
+                tracing::error!(error = %message, "query failed");
+                ApiError::Internal(message)
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Prometheus metadata endpoints (`/api/v1/series`, `/labels`, `/label/<name>/values`, `/metadata`) in exactly
 //! Prometheus's response shapes, and VictoriaMetrics' `/api/v1/export` (JSON lines of raw samples).
 //!
-//! Parameters come from the query string and, for POST, from a form body, as in Prometheus (`r.FormValue`).
+//! Parameters come from the query string and, for POST, from a form body, as in Prometheus (`r.FormValue`); see
+//! [`crate::params`].
 
 use std::collections::BTreeMap;
 
@@ -12,106 +13,14 @@ use axum::response::{IntoResponse, Response};
 use oxeye_storage_api::{Matcher, MetricsReader, SelectRequest};
 use serde_json::{Value, json};
 
-use crate::selector::parse_selector;
+use crate::params::Params;
+use crate::prom_json::write_str;
 use crate::tenant::tenant_from_headers;
-use crate::time::{MAX_TIME_MS, MIN_TIME_MS, parse_time};
+use crate::time::{MAX_TIME_MS, MIN_TIME_MS};
 use crate::{ApiError, ApiState};
 
-/// Query and form parameters, in order, names repeated for `match[]`.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(query: Option<String>, headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
-        let mut pairs = Vec::new();
-        if let Some(query) = query {
-            pairs.extend(form_pairs(query.as_bytes())?);
-        }
-        if crate::body::content_type(headers) == "application/x-www-form-urlencoded" {
-            pairs.extend(form_pairs(body)?);
-        }
-        Ok(Self(pairs))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    fn time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
-        match self.get(name) {
-            None | Some("") => Ok(default),
-            Some(text) => parse_time(name, text).map_err(ApiError::BadData),
-        }
-    }
-
-    /// `limit`: a non-negative integer, 0 meaning none.
-    fn limit(&self) -> Result<usize, ApiError> {
-        match self.get("limit") {
-            None | Some("") => Ok(0),
-            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).map(|n| n as usize).ok_or_else(|| {
-                ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {text:?} to a valid limit"))
-            }),
-        }
-    }
-
-    fn selectors(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
-        self.all("match[]").map(|text| parse_selector(text).map_err(ApiError::BadData)).collect()
-    }
-
-    fn range(&self) -> Result<(i64, i64), ApiError> {
-        let start = self.time("start", MIN_TIME_MS)?;
-        let end = self.time("end", MAX_TIME_MS)?;
-        if end < start {
-            return Err(ApiError::BadData(
-                "invalid parameter \"end\": end timestamp must not be before start time".into(),
-            ));
-        }
-        Ok((start, end))
-    }
-}
-
-fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
-    let decode = |part: &[u8]| -> Result<String, ApiError> {
-        let mut out = Vec::with_capacity(part.len());
-        let mut index = 0;
-        while index < part.len() {
-            match part[index] {
-                b'+' => out.push(b' '),
-                b'%' if index + 2 < part.len() => {
-                    let hex = std::str::from_utf8(&part[index + 1..index + 3])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok());
-                    out.push(hex.ok_or_else(|| ApiError::BadData("invalid percent-encoding in parameters".into()))?);
-                    index += 2;
-                }
-                b'%' => return Err(ApiError::BadData("invalid percent-encoding in parameters".into())),
-                byte => out.push(byte),
-            }
-            index += 1;
-        }
-        String::from_utf8(out).map_err(|_| ApiError::BadData("parameters are not valid UTF-8".into()))
-    };
-    input
-        .split(|b| *b == b'&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut split = part.splitn(2, |b| *b == b'=');
-            let key = decode(split.next().unwrap_or_default())?;
-            let value = decode(split.next().unwrap_or_default())?;
-            Ok((key, value))
-        })
-        .collect()
-}
-
 fn success(data: Value, warnings: Vec<String>) -> Response {
-    let mut body = json!({"status": "success", "data": data});
-    if !warnings.is_empty() {
-        body["warnings"] = json!(warnings);
-    }
-    axum::Json(body).into_response()
+    crate::prom_json::success_value(&data, &warnings)
 }
 
 fn reader(
@@ -160,12 +69,15 @@ impl ReadScope {
         headers: &HeaderMap,
         missing_match: Option<&str>,
     ) -> Result<Self, ApiError> {
-        let selectors = params.selectors()?;
-        if let (Some(message), true) = (missing_match, selectors.is_empty()) {
+        // Prometheus's order: a missing `match[]`, then `limit`, `start`, `end`, then the selectors.
+        if let (Some(message), None) = (missing_match, params.all("match[]").next()) {
             return Err(ApiError::BadData(message.to_string()));
         }
-        let (start, end) = params.range()?;
-        Ok(Self { selectors, start, end, limit: params.limit()?, db: reader(state, headers)? })
+        let limit = params.limit()?;
+        let start = params.time_or("start", MIN_TIME_MS)?;
+        let end = params.time_or("end", MAX_TIME_MS)?;
+        let selectors = params.selectors()?;
+        Ok(Self { selectors, start, end, limit, db: reader(state, headers)? })
     }
 }
 
@@ -267,26 +179,54 @@ fn unescape_label_name(name: &str) -> Option<String> {
     Some(out)
 }
 
-/// `GET /api/v1/metadata`: `{"metric": [{"type", "help", "unit"}]}` with `limit`, `limit_per_metric`, `metric`.
+/// `GET /api/v1/metadata`: `{"<metric>":[{"type":…,"help":…,"unit":…}]}` with `limit` (metric families; negative
+/// for all, as Prometheus), `limit_per_metric` (accepted; oxeye keeps one entry per family) and `metric`.
 pub async fn metadata(
     State(state): State<ApiState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query, &headers, &[])?;
-    let limit = params.limit()?;
+    let number = |name: &str| -> Result<Option<i64>, ApiError> {
+        match params.value(name) {
+            "" => Ok(None),
+            text => text.parse::<i64>().map(Some).map_err(|_| ApiError::BadData(format!("{name} must be a number"))),
+        }
+    };
+    let limit = number("limit")?;
+    number("limit_per_metric")?;
     let metric = params.get("metric").filter(|m| !m.is_empty()).map(str::to_string);
-    let Some(db) = reader(&state, &headers)? else { return Ok(success(json!({}), vec![])) };
-    let entries = blocking(move || Ok(db.metadata(metric.as_deref(), limit)?)).await?;
-    let mut by_metric: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for entry in entries {
-        by_metric.entry(entry.metric_family.clone()).or_default().push(json!({
-            "type": entry.metric_type.as_str(),
-            "help": entry.help,
-            "unit": entry.unit,
-        }));
+    let db = reader(&state, &headers)?;
+    let (Some(db), false) = (db, limit == Some(0)) else { return Ok(crate::prom_json::success("{}", &[], &[])) };
+    let families = limit.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let entries = blocking(move || Ok(db.metadata(metric.as_deref(), families)?)).await?;
+    let mut by_metric: BTreeMap<&str, Vec<&oxeye_model::MetricMetadata>> = BTreeMap::new();
+    for entry in &entries {
+        by_metric.entry(entry.metric_family.as_str()).or_default().push(entry);
     }
-    Ok(success(json!(by_metric), vec![]))
+    let mut data = String::from("{");
+    for (index, (family, entries)) in by_metric.iter().enumerate() {
+        if index > 0 {
+            data.push(',');
+        }
+        write_str(&mut data, family);
+        data.push_str(":[");
+        for (entry_index, entry) in entries.iter().enumerate() {
+            if entry_index > 0 {
+                data.push(',');
+            }
+            data.push_str("{\"type\":");
+            write_str(&mut data, entry.metric_type.as_str());
+            data.push_str(",\"help\":");
+            write_str(&mut data, &entry.help);
+            data.push_str(",\"unit\":");
+            write_str(&mut data, &entry.unit);
+            data.push('}');
+        }
+        data.push(']');
+    }
+    data.push('}');
+    Ok(crate::prom_json::success(&data, &[], &[]))
 }
 
 /// `GET|POST /api/v1/export`: one JSON object per line and series, `{"metric":{…},"values":[…],"timestamps":[…]}`
@@ -346,14 +286,5 @@ mod tests {
         assert_eq!(unescape_label_name("U__a_2e_b").as_deref(), Some("a.b"));
         assert_eq!(unescape_label_name("U__a__b").as_deref(), Some("a_b"));
         assert_eq!(unescape_label_name("U__a_zz_b"), None);
-    }
-
-    #[test]
-    fn form_parameters_decode() {
-        let pairs = form_pairs(b"match%5B%5D=up%7Bjob%3D%22a%22%7D&start=1&x=a+b").unwrap();
-        assert_eq!(pairs[0], ("match[]".to_string(), "up{job=\"a\"}".to_string()));
-        assert_eq!(pairs[2].1, "a b");
-        assert!(form_pairs(b"a=%zz").is_err());
-        assert!(form_pairs(b"a=%2").is_err());
     }
 }

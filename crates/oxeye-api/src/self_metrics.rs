@@ -1,12 +1,14 @@
 //! Self-observability: `GET /metrics` in the Prometheus text format.
 //!
 //! Write counters are kept here by the handlers (so decoder and store refusals are counted alike); storage gauges
-//! and counters are read from the store at scrape time; request durations are recorded by [`track_request`].
+//! and counters are read from the store at scrape time; request durations are recorded by [`track_request`] (the
+//! PromQL endpoints' counts and durations among them, by route). Query concurrency and samples loaded are kept
+//! by the query handlers.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -41,6 +43,31 @@ pub struct SelfMetrics {
     rejected: Mutex<BTreeMap<(String, String), u64>>,
     /// handler → request durations.
     requests: Mutex<BTreeMap<String, Histogram>>,
+    /// tenant → samples loaded from storage by PromQL queries.
+    query_samples: Mutex<BTreeMap<String, u64>>,
+    /// Queries waiting for an evaluation slot.
+    queries_queued: AtomicI64,
+    /// Queries evaluating.
+    queries_in_flight: AtomicI64,
+}
+
+/// A gauge of queries kept by [`QueryGaugeGuard`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum QueryGauge {
+    Queued,
+    InFlight,
+}
+
+/// Counts one query in a gauge for as long as it lives.
+pub(crate) struct QueryGaugeGuard {
+    metrics: Arc<SelfMetrics>,
+    gauge: QueryGauge,
+}
+
+impl Drop for QueryGaugeGuard {
+    fn drop(&mut self) {
+        self.metrics.gauge(self.gauge).fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl SelfMetrics {
@@ -60,6 +87,24 @@ impl SelfMetrics {
     pub(crate) fn count_rejected(&self, tenant: &TenantId, reason: &str, samples: u64) {
         let mut rejected = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
         *rejected.entry((tenant.to_string(), reason.to_string())).or_default() += samples;
+    }
+
+    fn gauge(&self, gauge: QueryGauge) -> &AtomicI64 {
+        match gauge {
+            QueryGauge::Queued => &self.queries_queued,
+            QueryGauge::InFlight => &self.queries_in_flight,
+        }
+    }
+
+    /// Counts a query in `gauge` until the returned guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>, gauge: QueryGauge) -> QueryGaugeGuard {
+        self.gauge(gauge).fetch_add(1, Ordering::Relaxed);
+        QueryGaugeGuard { metrics: self.clone(), gauge }
+    }
+
+    pub(crate) fn count_query_samples(&self, tenant: &TenantId, samples: u64) {
+        let mut query_samples = self.query_samples.lock().unwrap_or_else(|p| p.into_inner());
+        *query_samples.entry(tenant.to_string()).or_default() += samples;
     }
 
     pub(crate) fn observe_request(&self, handler: &str, elapsed: Duration) {
@@ -228,6 +273,34 @@ pub async fn render(State(state): State<ApiState>) -> Response {
             let _ =
                 writeln!(out, "oxeye_http_request_duration_seconds_count{{handler=\"{handler}\"}} {}", histogram.count);
         }
+    }
+    {
+        let query_samples = metrics.query_samples.lock().unwrap_or_else(|p| p.into_inner());
+        header(
+            &mut out,
+            "oxeye_query_samples_loaded_total",
+            "counter",
+            "Samples loaded from storage by PromQL queries.",
+        );
+        for (tenant, samples) in query_samples.iter() {
+            let _ = writeln!(out, "oxeye_query_samples_loaded_total{{tenant=\"{}\"}} {samples}", escape(tenant));
+        }
+    }
+    for (name, help, value) in [
+        ("oxeye_queries_in_flight", "PromQL queries evaluating.", metrics.queries_in_flight.load(Ordering::Relaxed)),
+        (
+            "oxeye_queries_queued",
+            "PromQL queries waiting for an evaluation slot.",
+            metrics.queries_queued.load(Ordering::Relaxed),
+        ),
+        (
+            "oxeye_query_max_concurrency",
+            "PromQL queries evaluated at once at most.",
+            state.config.query.max_concurrency as i64,
+        ),
+    ] {
+        header(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
     }
     write_process_metrics(&mut out);
     ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], out).into_response()

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use oxeye_ingest::otlp_metrics::{DeltaToCumulative, OtlpMetricsConfig};
 use oxeye_metrics_store::MetricsStore;
@@ -22,6 +23,10 @@ pub struct ApiConfig {
     /// Bytes of write requests (counted at 8× their received size, to cover decoding) being processed at once;
     /// past it writes are answered 429 so that memory stays bounded under any load.
     pub max_inflight_write_bytes: usize,
+    /// PromQL limits.
+    pub query: QueryConfig,
+    /// What `/api/v1/status/buildinfo` reports.
+    pub build_info: BuildInfo,
 }
 
 impl Default for ApiConfig {
@@ -31,6 +36,55 @@ impl Default for ApiConfig {
             max_decompressed_bytes: 128 << 20,
             otlp_metrics: OtlpMetricsConfig::default(),
             max_inflight_write_bytes: 1 << 30,
+            query: QueryConfig::default(),
+            build_info: BuildInfo::default(),
+        }
+    }
+}
+
+/// Limits of the PromQL endpoints (Prometheus's `--query.*` flags).
+#[derive(Clone, Debug)]
+pub struct QueryConfig {
+    /// Engine settings. `timeout` is the longest a query may take, waiting for a slot included; a request's
+    /// `timeout` parameter can only shorten it. `lookback_delta_ms` is the default for the `lookback_delta`
+    /// parameter.
+    pub engine: oxeye_promql::EngineOptions,
+    /// Queries evaluated at once (Prometheus's `--query.max-concurrency`, 20). Further queries wait for a slot in
+    /// arrival order; a query whose timeout passes while it waits is answered 503 `timeout`.
+    pub max_concurrency: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self { engine: oxeye_promql::EngineOptions::default(), max_concurrency: 20 }
+    }
+}
+
+/// Build information, in the fields of Prometheus's `/api/v1/status/buildinfo`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildInfo {
+    /// oxeye's own version, never a Prometheus version (see `docs/architecture.md`, "Query API").
+    pub version: String,
+    pub revision: String,
+    pub branch: String,
+    pub build_user: String,
+    pub build_date: String,
+    /// Prometheus reports its Go toolchain here; oxeye reports its Rust toolchain when the build recorded it.
+    pub go_version: String,
+}
+
+impl Default for BuildInfo {
+    /// This crate's version; the rest from the `OXEYE_BUILD_{REVISION,BRANCH,USER,DATE}` and
+    /// `OXEYE_BUILD_RUSTC` environment variables at compile time, when a release build sets them.
+    fn default() -> Self {
+        let recorded = |value: Option<&str>| value.unwrap_or("").to_string();
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: recorded(option_env!("OXEYE_BUILD_REVISION")),
+            branch: recorded(option_env!("OXEYE_BUILD_BRANCH")),
+            build_user: recorded(option_env!("OXEYE_BUILD_USER")),
+            build_date: recorded(option_env!("OXEYE_BUILD_DATE")),
+            go_version: recorded(option_env!("OXEYE_BUILD_RUSTC")),
         }
     }
 }
@@ -47,6 +101,10 @@ pub struct ApiState {
     pub(crate) deltas: Arc<Mutex<HashMap<TenantId, Arc<Mutex<DeltaToCumulative>>>>>,
     /// Budget of in-flight write bytes, in KiB permits.
     write_budget: Arc<tokio::sync::Semaphore>,
+    /// One permit per query that may evaluate at once; tokio's semaphore queues waiters in arrival order.
+    pub(crate) query_slots: Arc<tokio::sync::Semaphore>,
+    /// When the API was started (`/api/v1/status/runtimeinfo`).
+    pub(crate) started_at: SystemTime,
 }
 
 impl ApiState {
@@ -56,6 +114,10 @@ impl ApiState {
             metrics: Arc::new(SelfMetrics::default()),
             ready: Arc::new(AtomicBool::new(false)),
             write_budget: Arc::new(tokio::sync::Semaphore::new((config.max_inflight_write_bytes >> 10).max(1))),
+            query_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.query.max_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            started_at: SystemTime::now(),
             config: Arc::new(config),
             deltas: Arc::default(),
         }

@@ -16,40 +16,44 @@ use tower::ServiceExt;
 
 use crate::{ApiConfig, ApiState, router};
 
-struct Harness {
+pub(crate) struct Harness {
     _dir: tempfile::TempDir,
-    app: axum::Router,
-    state: ApiState,
+    pub(crate) app: axum::Router,
+    pub(crate) state: ApiState,
 }
 
-fn harness_with(configure: impl FnOnce(&mut StoreOptions)) -> Harness {
+pub(crate) fn harness_with(configure: impl FnOnce(&mut StoreOptions)) -> Harness {
+    harness_with_config(configure, ApiConfig::default())
+}
+
+pub(crate) fn harness_with_config(configure: impl FnOnce(&mut StoreOptions), config: ApiConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let mut options = StoreOptions::new(dir.path());
     options.wal_sync = oxeye_metrics_store::WalSyncPolicy::Never;
     configure(&mut options);
     let store = Arc::new(MetricsStore::open(options).unwrap());
-    let state = ApiState::new(store, ApiConfig::default());
+    let state = ApiState::new(store, config);
     state.ready.store(true, Ordering::Release);
     Harness { _dir: dir, app: router(state.clone()), state }
 }
 
-fn harness() -> Harness {
+pub(crate) fn harness() -> Harness {
     harness_with(|_| {})
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     crate::write::now_ms()
 }
 
 impl Harness {
-    async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
+    pub(crate) async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, String::from_utf8_lossy(&bytes).to_string())
     }
 
-    async fn get(&self, uri: &str, tenant: Option<&str>) -> (StatusCode, String) {
+    pub(crate) async fn get(&self, uri: &str, tenant: Option<&str>) -> (StatusCode, String) {
         let uri = uri.replace('{', "%7B").replace('}', "%7D").replace('"', "%22").replace(' ', "%20");
         let mut builder = Request::get(uri);
         if let Some(tenant) = tenant {
@@ -58,13 +62,13 @@ impl Harness {
         self.send(builder.body(Body::empty()).unwrap()).await
     }
 
-    async fn get_json(&self, uri: &str, tenant: Option<&str>) -> Value {
+    pub(crate) async fn get_json(&self, uri: &str, tenant: Option<&str>) -> Value {
         let (status, body) = self.get(uri, tenant).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
         serde_json::from_str(&body).unwrap()
     }
 
-    async fn remote_write(&self, request: &WriteRequest, tenant: Option<&str>) -> (StatusCode, String) {
+    pub(crate) async fn remote_write(&self, request: &WriteRequest, tenant: Option<&str>) -> (StatusCode, String) {
         let mut builder = Request::post("/api/v1/write")
             .header("Content-Encoding", "snappy")
             .header("Content-Type", "application/x-protobuf")
@@ -76,11 +80,11 @@ impl Harness {
     }
 }
 
-fn label(name: &str, value: &str) -> Label {
+pub(crate) fn label(name: &str, value: &str) -> Label {
     Label { name: name.into(), value: value.into() }
 }
 
-fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+pub(crate) fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
         labels: labels.iter().map(|(n, v)| label(n, v)).collect(),
         samples: samples.iter().map(|(t, v)| Sample { timestamp: *t, value: *v }).collect(),

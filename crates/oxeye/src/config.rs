@@ -45,6 +45,23 @@ pub struct ServeArgs {
     /// How often blocks are cut from the head, compacted and expired [default: 30s].
     #[arg(long, env = "OXEYE_MAINTENANCE_INTERVAL")]
     pub maintenance_interval: Option<String>,
+    /// Longest a PromQL query may take, its wait for an evaluation slot included; a request's `timeout`
+    /// parameter can only shorten it [default: 30s].
+    #[arg(long, env = "OXEYE_QUERY_TIMEOUT")]
+    pub query_timeout: Option<String>,
+    /// Most samples a PromQL query may hold in memory at once [default: 50000000].
+    #[arg(long, env = "OXEYE_QUERY_MAX_SAMPLES")]
+    pub query_max_samples: Option<usize>,
+    /// Most series one selector of a PromQL query may load, 0 for no limit [default: 0].
+    #[arg(long, env = "OXEYE_QUERY_MAX_SERIES")]
+    pub query_max_series: Option<usize>,
+    /// PromQL queries evaluated at once; further queries wait for a slot, in arrival order [default: 20].
+    #[arg(long, env = "OXEYE_QUERY_MAX_CONCURRENCY")]
+    pub query_max_concurrency: Option<usize>,
+    /// How far back an instant selector looks for a sample; a request's `lookback_delta` overrides it
+    /// [default: 5m].
+    #[arg(long, env = "OXEYE_QUERY_LOOKBACK_DELTA")]
+    pub query_lookback_delta: Option<String>,
 }
 
 /// The YAML file. Every key is optional; flags and environment variables win over it.
@@ -82,6 +99,63 @@ pub struct FileConfig {
     pub max_request_body_bytes: Option<usize>,
     /// Largest request body in bytes after decompression.
     pub max_decompressed_bytes: Option<usize>,
+    /// PromQL limits.
+    #[serde(default)]
+    pub query: QueryFileConfig,
+}
+
+/// The `query:` section: PromQL limits (Prometheus's `--query.*` flags). Flags and environment variables win.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct QueryFileConfig {
+    /// Longest a query may take, its wait for an evaluation slot included (`30s`).
+    pub timeout: Option<String>,
+    /// Most samples a query may hold in memory at once (50,000,000).
+    pub max_samples: Option<usize>,
+    /// Most series one selector may load, 0 for no limit (0).
+    pub max_series: Option<usize>,
+    /// Queries evaluated at once; further queries wait for a slot (20).
+    pub max_concurrency: Option<usize>,
+    /// How far back an instant selector looks for a sample (`5m`).
+    pub lookback_delta: Option<String>,
+}
+
+impl QueryFileConfig {
+    /// Resolves `flags` (the `--query-*` flags, in the same shape) over this section over the defaults into
+    /// `query`.
+    fn apply(self, flags: QueryFileConfig, query: &mut oxeye_api::QueryConfig) -> anyhow::Result<()> {
+        let positive_duration = |value: Option<String>, flag: &str| -> anyhow::Result<Option<Duration>> {
+            let Some(text) = value else { return Ok(None) };
+            let duration = parse_duration(&text).map_err(anyhow::Error::msg).with_context(|| flag.to_string())?;
+            if duration.is_zero() {
+                bail!("{flag} must be positive");
+            }
+            Ok(Some(duration))
+        };
+        if let Some(timeout) = positive_duration(flags.timeout.or(self.timeout), "--query-timeout")? {
+            query.engine.timeout = timeout;
+        }
+        let lookback = flags.lookback_delta.or(self.lookback_delta);
+        if let Some(lookback) = positive_duration(lookback, "--query-lookback-delta")? {
+            query.engine.lookback_delta_ms = i64::try_from(lookback.as_millis()).unwrap_or(i64::MAX).max(1);
+        }
+        if let Some(samples) = flags.max_samples.or(self.max_samples) {
+            if samples == 0 {
+                bail!("--query-max-samples must be positive");
+            }
+            query.engine.max_samples = samples;
+        }
+        if let Some(series) = flags.max_series.or(self.max_series) {
+            query.engine.max_series = series;
+        }
+        if let Some(concurrency) = flags.max_concurrency.or(self.max_concurrency) {
+            if concurrency == 0 {
+                bail!("--query-max-concurrency must be at least 1");
+            }
+            query.max_concurrency = concurrency;
+        }
+        Ok(())
+    }
 }
 
 /// Per-tenant limits; absent keys keep the defaults (or, for a tenant override, the global values).
@@ -231,6 +305,14 @@ impl ServeConfig {
         if let Some(bytes) = file.max_decompressed_bytes {
             api.max_decompressed_bytes = bytes;
         }
+        let query_flags = QueryFileConfig {
+            timeout: args.query_timeout,
+            max_samples: args.query_max_samples,
+            max_series: args.query_max_series,
+            max_concurrency: args.query_max_concurrency,
+            lookback_delta: args.query_lookback_delta,
+        };
+        file.query.apply(query_flags, &mut api.query)?;
         Ok(Self {
             data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./oxeye-data")),
             listen: args.listen.or(file.listen).unwrap_or_else(|| default_addr("127.0.0.1:9800")),
@@ -277,6 +359,43 @@ mod tests {
         assert_eq!(team.retention, Duration::from_secs(30 * 86_400));
         assert_eq!(team.max_labels_per_series, 40, "overrides start from the global limits");
         assert_eq!(config.otlp_grpc_listen.port(), 4317);
+    }
+
+    #[test]
+    fn query_limits_come_from_flags_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("oxeye.yaml");
+        std::fs::write(
+            &path,
+            "query:\n  timeout: 2m\n  max_concurrency: 4\n  lookback_delta: 1m\n  max_series: 1000\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            query_timeout: Some("10s".into()),
+            query_max_samples: Some(1000),
+            ..ServeArgs::default()
+        };
+        let query = ServeConfig::resolve(args).unwrap().api.query;
+        assert_eq!(query.engine.timeout, Duration::from_secs(10), "a flag wins over the file");
+        assert_eq!(query.max_concurrency, 4);
+        assert_eq!(query.engine.lookback_delta_ms, 60_000);
+        assert_eq!(query.engine.max_samples, 1000);
+        assert_eq!(query.engine.max_series, 1000);
+
+        let defaults = ServeConfig::resolve(ServeArgs::default()).unwrap().api.query;
+        assert_eq!(defaults.engine.timeout, Duration::from_secs(30));
+        assert_eq!(defaults.max_concurrency, 20);
+        assert_eq!(defaults.engine.lookback_delta_ms, 300_000);
+
+        for (args, flag) in [
+            (ServeArgs { query_max_concurrency: Some(0), ..ServeArgs::default() }, "--query-max-concurrency"),
+            (ServeArgs { query_timeout: Some("0s".into()), ..ServeArgs::default() }, "--query-timeout"),
+            (ServeArgs { query_lookback_delta: Some("5x".into()), ..ServeArgs::default() }, "--query-lookback-delta"),
+        ] {
+            let error = ServeConfig::resolve(args).unwrap_err();
+            assert!(format!("{error:#}").contains(flag), "{error:#}");
+        }
     }
 
     #[test]

@@ -1,0 +1,299 @@
+//! Prometheus's JSON, byte for byte: the response envelope, label sets, sample values and timestamps as
+//! Prometheus's `web/api/v1` codec (jsoniter, `ConfigCompatibleWithStandardLibrary`) writes them.
+//!
+//! - Envelope: `{"status":"success","data":…,"warnings":[…],"infos":[…]}` with empty lists left out, errors as
+//!   `{"status":"error","errorType":…,"error":…}`; fields in this order.
+//! - Sample values are strings: Go's `strconv.FormatFloat(v, 'f', -1, 64)`, switching to `'e'` below 1e-6 and from
+//!   1e21 (`jsonutil.MarshalFloat`); `NaN`, `+Inf`, `-Inf`.
+//! - Vector and matrix timestamps are seconds with up to three decimals written from the integer milliseconds
+//!   (`jsonutil.MarshalTimestamp`): `1435781451.781`, `1435781451.500`, `1435781451`.
+//! - Scalar and string results go through Go's `encoding/json` instead (`promql.Scalar.MarshalJSON`): the
+//!   timestamp is the float `t/1000` (`1435781451.5`) and the value `FormatFloat(v, 'f', -1, 64)` always.
+//! - Strings escape `<`, `>`, `&`, U+2028 and U+2029 like Go's HTML-safe encoder.
+
+use std::fmt::Write as _;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use oxeye_model::Labels;
+use serde_json::Value;
+
+/// Most warnings and infos listed in a response; the rest are counted in one last entry (Prometheus's
+/// `Annotations.AsStrings(query, 10, 10)`).
+const MAX_ANNOTATIONS: usize = 10;
+
+/// Appends `text` as a JSON string literal.
+pub fn write_str(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends a label set as a JSON object, labels in their (sorted) order.
+pub fn write_labels(out: &mut String, labels: &Labels) {
+    out.push('{');
+    for (index, label) in labels.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_str(out, &label.name);
+        out.push(':');
+        write_str(out, &label.value);
+    }
+    out.push('}');
+}
+
+/// Appends a millisecond timestamp as seconds with up to three decimals (`jsonutil.MarshalTimestamp`).
+pub fn write_timestamp(out: &mut String, timestamp_ms: i64) {
+    let magnitude = timestamp_ms.unsigned_abs();
+    if timestamp_ms < 0 {
+        out.push('-');
+    }
+    let _ = write!(out, "{}", magnitude / 1000);
+    let fraction = magnitude % 1000;
+    if fraction != 0 {
+        let _ = write!(out, ".{fraction:03}");
+    }
+}
+
+/// Go's `strconv.FormatFloat(value, 'f', -1, 64)`: shortest round-trip digits, never an exponent.
+pub fn format_float_f(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+    }
+    format!("{value}")
+}
+
+/// Go's `strconv.FormatFloat(value, 'e', -1, 64)`: shortest digits, an exponent of at least two digits with its
+/// sign (`1e+21`, `1.5e-07`).
+fn format_float_e(value: f64) -> String {
+    let rust = format!("{value:e}");
+    let (mantissa, exponent) = rust.split_once('e').unwrap_or((&rust, "0"));
+    let (sign, digits) = match exponent.strip_prefix('-') {
+        Some(digits) => ('-', digits),
+        None => ('+', exponent),
+    };
+    format!("{mantissa}e{sign}{digits:0>2}")
+}
+
+/// Appends a sample value as a JSON string (`jsonutil.MarshalFloat`).
+pub fn write_sample_value(out: &mut String, value: f64) {
+    out.push('"');
+    let magnitude = value.abs();
+    if value.is_finite() && magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
+        out.push_str(&format_float_e(value));
+    } else {
+        out.push_str(&format_float_f(value));
+    }
+    out.push('"');
+}
+
+/// Appends a finite float as Go's `encoding/json` writes a `float64` (`'e'` format below 1e-6 and from 1e21, with
+/// a single-digit negative exponent written as `e-7`). Non-finite values, which Go refuses, are written as `0`.
+pub fn write_go_float(out: &mut String, value: f64) {
+    if !value.is_finite() {
+        out.push('0');
+        return;
+    }
+    let magnitude = value.abs();
+    if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
+        let formatted = format_float_e(value);
+        // encoding/json: "clean up e-09 to e-9".
+        match formatted.split_once("e-0") {
+            Some((mantissa, digit)) if digit.len() == 1 => {
+                let _ = write!(out, "{mantissa}e-{digit}");
+            }
+            _ => out.push_str(&formatted),
+        }
+        return;
+    }
+    out.push_str(&format_float_f(value));
+}
+
+/// Appends a [`serde_json::Value`] with Go's string escaping; object keys in the map's order.
+pub fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (index, (key, item)) in map.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_str(out, key);
+                out.push(':');
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Appends `"name":[…]` for a non-empty annotation list, capped like Prometheus caps it.
+fn write_annotations(out: &mut String, name: &str, entries: &[String], kind: &str) {
+    if entries.is_empty() {
+        return;
+    }
+    let _ = write!(out, ",\"{name}\":[");
+    for (index, entry) in entries.iter().take(MAX_ANNOTATIONS).enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_str(out, entry);
+    }
+    if entries.len() > MAX_ANNOTATIONS {
+        out.push(',');
+        write_str(out, &format!("{} more {kind} annotations omitted", entries.len() - MAX_ANNOTATIONS));
+    }
+    out.push(']');
+}
+
+/// A JSON response with Prometheus's content type.
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "application/json")], body).into_response()
+}
+
+/// `{"status":"success","data":<data>}` plus warnings and infos when there are any. `data` is raw JSON.
+pub fn success(data: &str, warnings: &[String], infos: &[String]) -> Response {
+    let mut body = String::with_capacity(data.len() + 64);
+    body.push_str("{\"status\":\"success\",\"data\":");
+    body.push_str(data);
+    write_annotations(&mut body, "warnings", warnings, "warning");
+    write_annotations(&mut body, "infos", infos, "info");
+    body.push('}');
+    json_response(StatusCode::OK, body)
+}
+
+/// [`success`] for data held as a [`serde_json::Value`].
+pub fn success_value(data: &Value, warnings: &[String]) -> Response {
+    let mut raw = String::new();
+    write_value(&mut raw, data);
+    success(&raw, warnings, &[])
+}
+
+/// `{"status":"error","errorType":…,"error":…}` with the given status code.
+pub fn error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    let mut body = String::with_capacity(message.len() + 64);
+    body.push_str("{\"status\":\"error\",\"errorType\":");
+    write_str(&mut body, error_type);
+    body.push_str(",\"error\":");
+    write_str(&mut body, message);
+    body.push('}');
+    json_response(status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_values_format_like_go() {
+        let f = |value: f64, want: &str| {
+            let mut out = String::new();
+            write_sample_value(&mut out, value);
+            assert_eq!(out, format!("\"{want}\""), "{value:e}");
+        };
+        f(1.0, "1");
+        f(-2.5, "-2.5");
+        f(0.1, "0.1");
+        f(0.0, "0");
+        f(-0.0, "-0");
+        f(1e-6, "0.000001");
+        f(1.5e-7, "1.5e-07");
+        f(123456789012.345, "123456789012.345");
+        f(1e20, "100000000000000000000");
+        f(1e21, "1e+21");
+        f(-1.2345e300, "-1.2345e+300");
+        f(5e-324, "5e-324");
+        f(f64::NAN, "NaN");
+        f(f64::INFINITY, "+Inf");
+        f(f64::NEG_INFINITY, "-Inf");
+    }
+
+    #[test]
+    fn go_json_floats_clean_up_small_exponents() {
+        let f = |value: f64, want: &str| {
+            let mut out = String::new();
+            write_go_float(&mut out, value);
+            assert_eq!(out, want, "{value:e}");
+        };
+        f(1435781451.0, "1435781451");
+        f(1435781451.5, "1435781451.5");
+        f(0.000_123, "0.000123");
+        f(1.5e-7, "1.5e-7");
+        f(2e-10, "2e-10");
+        f(1e21, "1e+21");
+    }
+
+    #[test]
+    fn timestamps_are_seconds_with_millisecond_digits() {
+        let f = |ms: i64, want: &str| {
+            let mut out = String::new();
+            write_timestamp(&mut out, ms);
+            assert_eq!(out, want);
+        };
+        f(1_435_781_451_781, "1435781451.781");
+        f(1_435_781_451_500, "1435781451.500");
+        f(1_435_781_451_005, "1435781451.005");
+        f(1_435_781_451_000, "1435781451");
+        f(0, "0");
+        f(-1500, "-1.500");
+        f(i64::MIN, "-9223372036854775.808");
+    }
+
+    #[test]
+    fn strings_escape_like_go() {
+        let mut out = String::new();
+        write_str(&mut out, "a\"b\\c\nd<e>&\u{1}\u{2028}é");
+        assert_eq!(out, r#""a\"b\\c\nd\u003ce\u003e\u0026\u0001\u2028é""#);
+    }
+
+    #[tokio::test]
+    async fn envelopes_keep_prometheus_field_order() {
+        let body = |response: Response| async move {
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        assert_eq!(body(success("[]", &[], &[])).await, r#"{"status":"success","data":[]}"#);
+        let warnings: Vec<String> = (0..12).map(|i| format!("w{i}")).collect();
+        let text = body(success("1", &warnings, &["i".to_string()])).await;
+        assert!(text.ends_with(r#""w9","2 more warning annotations omitted"],"infos":["i"]}"#), "{text}");
+        assert_eq!(
+            body(error(StatusCode::BAD_REQUEST, "bad_data", "x <y>")).await,
+            r#"{"status":"error","errorType":"bad_data","error":"x \u003cy\u003e"}"#
+        );
+    }
+}

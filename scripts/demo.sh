@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds oxeye, runs `oxeye serve` on its defaults (data in ./oxeye-data), writes a few samples through the
-# Prometheus text import and reads them back through the Prometheus API. oxeye keeps running until Ctrl-C.
+# Prometheus text import and reads them back through the Prometheus API and a PromQL query. oxeye keeps running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxeye-target}"
@@ -20,5 +20,6 @@ printf '# HELP demo_temperature_celsius Room temperature.\n# TYPE demo_temperatu
 echo "-- series:";   curl -s 'http://127.0.0.1:9800/api/v1/series?match[]=demo_temperature_celsius'; echo
 echo "-- metadata:"; curl -s 'http://127.0.0.1:9800/api/v1/metadata?metric=demo_temperature_celsius'; echo
 echo "-- samples:";  curl -s 'http://127.0.0.1:9800/api/v1/export?match[]=demo_temperature_celsius'
+echo "-- PromQL:";   curl -s http://127.0.0.1:9800/api/v1/query --data-urlencode 'query=avg(demo_temperature_celsius)'; echo
 echo "oxeye is serving on http://127.0.0.1:9800 (OTLP gRPC :4317, HTTP :4318). Ctrl-C to stop."
 wait $pid

@@ -294,7 +294,7 @@ pub(crate) fn eval_binary(ev: &mut Ev, b: &BinaryExpr) -> Result<Vec<Series>, Qu
             let r = ev.eval(&b.rhs)?.into_matrix_pub();
             let (on, names) = (m.on, m.labels.clone());
             let sig = move |labels: &Labels| signature(labels, on, &names);
-            let mut cache: HashMap<(Arc<Labels>, Arc<Labels>), Arc<Labels>> = HashMap::new();
+            let mut cache: ResultCache = HashMap::new();
             ev.range_eval(vec![l, r], Some(&sig), |v, sigs, _ts, _annos| match op {
                 Op::And => Ok(vector_and(&v[0], &v[1], &sigs[0], &sigs[1])),
                 Op::Or => Ok(vector_or(&v[0], &v[1], &sigs[0], &sigs[1])),
@@ -352,6 +352,10 @@ impl crate::engine::Val {
     }
 }
 
+/// Result labels by the addresses of the two operands' label sets (stable for a series across steps). The value
+/// keeps both operands alive so their addresses cannot be reused while they are keys.
+type ResultCache = HashMap<(*const Labels, *const Labels), (Arc<Labels>, [Arc<Labels>; 2])>;
+
 fn vector_and(lhs: &[Sample], rhs: &[Sample], ls: &[usize], rs: &[usize]) -> Vec<Sample> {
     if lhs.is_empty() || rhs.is_empty() {
         return Vec::new();
@@ -390,7 +394,7 @@ fn vector_binop(
     rsigs: &[usize],
     m: &Matching,
     return_bool: bool,
-    cache: &mut HashMap<(Arc<Labels>, Arc<Labels>), Arc<Labels>>,
+    cache: &mut ResultCache,
 ) -> Result<Vec<Sample>, QueryError> {
     if (lhs.is_empty() && rhs.is_empty())
         || ((lhs.is_empty() || rhs.is_empty()) && m.fill_lhs.is_none() && m.fill_rhs.is_none())
@@ -430,12 +434,12 @@ fn vector_binop(
             if return_bool {
                 value = if keep { 1.0 } else { 0.0 };
             }
-            let key = (ls.labels.clone(), rs.labels.clone());
+            let key = (Arc::as_ptr(&ls.labels), Arc::as_ptr(&rs.labels));
             let metric = match cache.get(&key) {
-                Some(l) => l.clone(),
+                Some((l, _)) => l.clone(),
                 None => {
                     let l = Arc::new(result_metric(&ls.labels, &rs.labels, op, m));
-                    cache.insert(key, l.clone());
+                    cache.insert(key, (l.clone(), [ls.labels.clone(), rs.labels.clone()]));
                     l
                 }
             };

@@ -567,7 +567,11 @@ impl<'a, 'c> Ev<'a, 'c> {
         let mut step_sigs: Vec<Vec<usize>> = vec![Vec::new(); inputs.len()];
         let instant = self.start == self.end;
         let mut out: Vec<Series> = Vec::new();
-        let mut index: HashMap<Arc<Labels>, (usize, i64)> = HashMap::new();
+        // Output series by label set, and (the fast path) by the address of a label set already seen; the map
+        // holds a clone of each Arc so an address cannot be reused for other labels while it is a key.
+        let mut index: HashMap<Arc<Labels>, usize> = HashMap::new();
+        let mut by_ptr: HashMap<*const Labels, (usize, Arc<Labels>)> = HashMap::new();
+        let mut last_ts: Vec<i64> = Vec::new();
         let mut annos = Annotations::default();
         for (step_no, ts) in self.step_times().enumerate() {
             if step_no % 256 == 0 {
@@ -598,21 +602,32 @@ impl<'a, 'c> Ev<'a, 'c> {
                 return Ok(mat);
             }
             for s in result {
-                match index.get_mut(&s.labels) {
-                    Some((i, last)) => {
-                        if *last == ts {
-                            return Err(dup_labelset());
-                        }
-                        *last = ts;
-                        out[*i].points.push((ts, s.f));
-                    }
+                let ptr = Arc::as_ptr(&s.labels);
+                let i = match by_ptr.get(&ptr) {
+                    Some((i, _)) => *i,
                     None => {
-                        index.insert(s.labels.clone(), (out.len(), ts));
-                        let mut points = Vec::with_capacity(steps.min(64));
-                        points.push((ts, s.f));
-                        out.push(Series { labels: s.labels, points, drop_name: s.drop_name });
+                        let i = match index.get(&s.labels) {
+                            Some(&i) => i,
+                            None => {
+                                index.insert(s.labels.clone(), out.len());
+                                out.push(Series {
+                                    labels: s.labels.clone(),
+                                    points: Vec::with_capacity(steps.min(64)),
+                                    drop_name: s.drop_name,
+                                });
+                                last_ts.push(i64::MIN);
+                                out.len() - 1
+                            }
+                        };
+                        by_ptr.insert(ptr, (i, s.labels.clone()));
+                        i
                     }
+                };
+                if last_ts[i] == ts {
+                    return Err(dup_labelset());
                 }
+                last_ts[i] = ts;
+                out[i].points.push((ts, s.f));
             }
         }
         self.ctx.annos.merge(annos);

@@ -7,11 +7,12 @@
 //! into a [`FileReport`] of passed, failed and skipped cases. [`baseline`] records which cases pass so that
 //! `tests/conformance.rs` catches regressions case by case; the `promql-conformance` binary prints the table.
 //!
-//! What is not reproduced from promqltest: the extra `@`-modifier variants of each instant query
-//! (`atModifierTestCases` rewrites the query's AST, which needs the PromQL parser's printer), and native
-//! histograms and start timestamps, which oxeye's reader interface cannot carry (such cases are skipped, see
-//! [`runner`]).
+//! Each instant eval also runs promqltest's extra `@`-modifier variants ([`at_variants`]: the query with
+//! `@ <eval time>` on every selector, evaluated at other times) and its range-mode re-run. What is not reproduced
+//! from promqltest: native histograms and start timestamps, which oxeye's reader interface cannot carry (such
+//! cases are skipped, see [`runner`]).
 
+pub mod at_variants;
 pub mod baseline;
 pub mod compare;
 pub mod duration;

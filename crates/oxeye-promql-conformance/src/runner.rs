@@ -24,6 +24,7 @@ use std::time::Duration;
 use oxeye_model::{Labels, LabelsBuilder, METRIC_NAME_LABEL, Sample};
 use oxeye_promql::{Engine, EngineOptions};
 
+use crate::at_variants::at_modifier_variants;
 use crate::compare::{AnswerCheck, RANGE_MODE_STEP_MS, check_answer, check_range_mode, wants_range_mode_check};
 use crate::mem_reader::{MemReader, UnsupportedData};
 use crate::script::{Command, EvalCmd, EvalKind, LoadCmd, parse_script};
@@ -233,21 +234,33 @@ fn execute_eval(engine: &Engine, reader: &MemReader, eval: &EvalCmd) -> Result<(
         }
         EvalKind::Instant { .. } => {
             let time_ms = eval.instant_time_ms().unwrap_or_else(|| unreachable!("BUG: instant eval without a time"));
-            let answer = engine.instant_query(reader, &eval.query, time_ms);
-            if check_answer(eval, &answer)? == AnswerCheck::FailedAsExpected || !wants_range_mode_check(eval) {
-                return Ok(());
+            run_instant(engine, reader, eval, &eval.query, time_ms)?;
+            // promqltest's variants: the query with `@ <time>` everywhere, evaluated at other times.
+            for (query, at_ms) in at_modifier_variants(&eval.query, time_ms) {
+                run_instant(engine, reader, eval, &query, at_ms)
+                    .map_err(|e| format!("@ variant {query:?} at {at_ms} ms: {e}"))?;
             }
-            let Ok(instant) = &answer else { unreachable!("BUG: a matched answer is a success") };
-            let range_answer = engine.range_query(
-                reader,
-                &eval.query,
-                time_ms - RANGE_MODE_STEP_MS,
-                time_ms + RANGE_MODE_STEP_MS,
-                RANGE_MODE_STEP_MS,
-            );
-            check_range_mode(eval, &instant.value, time_ms, &range_answer)
+            Ok(())
         }
     }
+}
+
+/// One instant evaluation of `query` at `time_ms`, judged against the eval's expectations, plus its range-mode
+/// re-run.
+fn run_instant(engine: &Engine, reader: &MemReader, eval: &EvalCmd, query: &str, time_ms: i64) -> Result<(), String> {
+    let answer = engine.instant_query(reader, query, time_ms);
+    if check_answer(eval, &answer)? == AnswerCheck::FailedAsExpected || !wants_range_mode_check(eval) {
+        return Ok(());
+    }
+    let Ok(instant) = &answer else { unreachable!("BUG: a matched answer is a success") };
+    let range_answer = engine.range_query(
+        reader,
+        query,
+        time_ms - RANGE_MODE_STEP_MS,
+        time_ms + RANGE_MODE_STEP_MS,
+        RANGE_MODE_STEP_MS,
+    );
+    check_range_mode(eval, &instant.value, time_ms, &range_answer)
 }
 
 #[cfg(test)]

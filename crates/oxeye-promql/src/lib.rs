@@ -167,7 +167,7 @@ pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
 /// the character U+00HH instead. Rewrites every run of such escapes with values ≥ 0x80 into the characters its bytes
 /// spell in UTF-8, or into U+FFFD when they are not valid UTF-8 (which then fails label-name validation as it does
 /// in Prometheus).
-fn byte_escapes_as_utf8(query: &str) -> std::borrow::Cow<'_, str> {
+pub fn byte_escapes_as_utf8(query: &str) -> std::borrow::Cow<'_, str> {
     if !query.contains('\\') {
         return std::borrow::Cow::Borrowed(query);
     }

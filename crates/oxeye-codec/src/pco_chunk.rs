@@ -49,8 +49,17 @@ pub fn decode(src: &[u8], timestamps: &mut Vec<i64>, values: &mut Vec<f64>) -> R
     if decoded_timestamps.len() != count || decoded_values.len() != count {
         return Err(DecodeError::CorruptChunk { reason: "pco chunk length does not match its count" });
     }
-    timestamps.extend_from_slice(&decoded_timestamps);
-    values.extend_from_slice(&decoded_values);
+    // Hand over the decoded buffers when the caller's are empty (the usual case) instead of copying them.
+    if timestamps.is_empty() {
+        *timestamps = decoded_timestamps;
+    } else {
+        timestamps.extend_from_slice(&decoded_timestamps);
+    }
+    if values.is_empty() {
+        *values = decoded_values;
+    } else {
+        values.extend_from_slice(&decoded_values);
+    }
     Ok(())
 }
 

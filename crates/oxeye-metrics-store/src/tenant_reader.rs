@@ -18,22 +18,34 @@ fn head_overlaps(head: &Head, start: i64, end: i64) -> bool {
     head.num_series() > 0 && head.max_t >= start && head.min_time().is_some_and(|t| t <= end)
 }
 
+/// Where one series' samples live: a block (index into the overlapping blocks, series id) or the head.
+#[derive(Clone, Copy)]
+enum Source {
+    Block(usize, u32),
+    Head(u32),
+}
+
+/// Below this many series, decoding stays on the calling thread.
+const PARALLEL_DECODE_MIN_SERIES: usize = 256;
+
 impl TenantDb {
+    /// Series matching the request, sorted by labels, with their samples in range when `with_samples`.
+    ///
+    /// First the matching series are found in every overlapping block and in the head and merged by label set
+    /// (no sample is decoded yet); then each series' chunks are decoded, on several threads for large selections.
+    /// The head stays locked until decoding ends.
     fn collect_series(
         &self,
         request: &SelectRequest,
         with_samples: bool,
-    ) -> Result<BTreeMap<Labels, Vec<Sample>>, ReadError> {
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, ReadError> {
         let (start, end) = (request.start_ms, request.end_ms);
-        let mut merged: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-        for block in self.blocks_snapshot().iter().filter(|b| b.overlaps(start, end)) {
+        let blocks: Vec<_> = self.blocks_snapshot().into_iter().filter(|b| b.overlaps(start, end)).collect();
+        let mut merged: BTreeMap<Labels, Vec<Source>> = BTreeMap::new();
+        for (index, block) in blocks.iter().enumerate() {
             for id in select_postings(block.as_ref(), &request.matchers) {
-                if !block.series_overlaps(id, start, end) {
-                    continue;
-                }
-                let entry = merged.entry(block.labels(id)).or_default();
-                if with_samples {
-                    block.samples_in(id, start, end, entry)?;
+                if block.series_overlaps(id, start, end) {
+                    merged.entry(block.labels(id)).or_default().push(Source::Block(index, id));
                 }
             }
         }
@@ -48,22 +60,60 @@ impl TenantDb {
             let Some(labels) = head.labels_of(id) else {
                 continue;
             };
-            let entry = merged.entry(labels).or_default();
-            if with_samples {
-                series.samples_in(start, end, entry);
-            }
+            merged.entry(labels).or_default().push(Source::Head(id));
         }
-        drop(head);
-        if with_samples {
-            merged.retain(|_, samples| {
-                if samples.windows(2).any(|w| w[0].timestamp_ms >= w[1].timestamp_ms) {
-                    samples.sort_by_key(|s| s.timestamp_ms);
-                    dedup_by_timestamp(samples, 0);
+        if !with_samples {
+            drop(head);
+            return Ok(merged.into_keys().map(|labels| (labels, Vec::new())).collect());
+        }
+        let entries: Vec<(Labels, Vec<Source>)> = merged.into_iter().collect();
+        let head_ref: &Head = &head;
+        let decode = |sources: &[Source]| -> Result<Vec<Sample>, ReadError> {
+            let mut samples = Vec::new();
+            for source in sources {
+                match *source {
+                    Source::Block(index, id) => blocks[index].samples_in(id, start, end, &mut samples)?,
+                    Source::Head(id) => {
+                        if let Some(series) = head_ref.series(id) {
+                            series.samples_in(start, end, &mut samples);
+                        }
+                    }
                 }
-                !samples.is_empty()
+            }
+            if sources.len() > 1 && samples.windows(2).any(|w| w[0].timestamp_ms >= w[1].timestamp_ms) {
+                samples.sort_by_key(|s| s.timestamp_ms);
+                dedup_by_timestamp(&mut samples, 0);
+            }
+            Ok(samples)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len().max(1));
+        let decoded: Vec<Vec<Sample>> = if threads > 1 && entries.len() >= PARALLEL_DECODE_MIN_SERIES {
+            let chunk = entries.len().div_ceil(threads);
+            let parts: Vec<Result<Vec<Vec<Sample>>, ReadError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = entries
+                    .chunks(chunk)
+                    .map(|part| {
+                        let decode = &decode;
+                        scope.spawn(move || part.iter().map(|(_, sources)| decode(sources)).collect())
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("series decoding thread panicked")).collect()
             });
-        }
-        Ok(merged)
+            let mut all = Vec::with_capacity(entries.len());
+            for part in parts {
+                all.extend(part?);
+            }
+            all
+        } else {
+            entries.iter().map(|(_, sources)| decode(sources)).collect::<Result<_, _>>()?
+        };
+        drop(head);
+        Ok(entries
+            .into_iter()
+            .zip(decoded)
+            .filter(|(_, samples)| !samples.is_empty())
+            .map(|((labels, _), samples)| (labels, samples))
+            .collect())
     }
 }
 
@@ -80,7 +130,7 @@ impl MetricsReader for TenantDb {
         }
         let merged = self.collect_series(request, false)?;
         let limit = if request.limit == 0 { usize::MAX } else { request.limit };
-        Ok(merged.into_keys().take(limit).collect())
+        Ok(merged.into_iter().take(limit).map(|(labels, _)| labels).collect())
     }
 
     fn label_names(&self, request: &SelectRequest) -> Result<Vec<String>, ReadError> {
@@ -94,7 +144,7 @@ impl MetricsReader for TenantDb {
                 names.extend(head.label_names());
             }
         } else {
-            for labels in self.collect_series(request, false)?.keys() {
+            for (labels, _) in self.collect_series(request, false)? {
                 names.extend(labels.iter().map(|l| l.name.clone()));
             }
         }
@@ -119,7 +169,7 @@ impl MetricsReader for TenantDb {
                 collect(&*head);
             }
         } else {
-            for labels in self.collect_series(request, false)?.keys() {
+            for (labels, _) in self.collect_series(request, false)? {
                 if let Some(value) = labels.get(name) {
                     values.insert(value.to_string());
                 }

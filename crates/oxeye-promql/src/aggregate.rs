@@ -224,6 +224,39 @@ pub(crate) fn eval_aggregate(ev: &mut Ev, a: &AggregateExpr) -> Result<Vec<Serie
     let mut k_out: Vec<Series> = Vec::new();
     let mut k_index: HashMap<Arc<Labels>, usize> = HashMap::new();
 
+    // Series by series into one accumulator per (group, step): each accumulator sees its samples in the same
+    // order as the step-by-step loop below, so the arithmetic (Kahan sums, overflow-safe means) is identical, but
+    // each series is walked once instead of checking every series at every step.
+    if !k_op && op != AggOp::Quantile && ngroups.saturating_mul(steps.len()) <= SERIES_MAJOR_MAX_CELLS {
+        let n = steps.len();
+        let mut acc = vec![Group::default(); ngroups * n];
+        for (si, s) in input.iter().enumerate() {
+            if si % 256 == 0 {
+                ev.check_deadline()?;
+            }
+            let base = series_group[si] * n;
+            for &(t, f) in &s.points {
+                accumulate(op, &mut acc[base + ((t - ev.start) / ev.interval) as usize], f, s.drop_name);
+            }
+        }
+        let mut out = Vec::with_capacity(ngroups);
+        for (gi, labels) in group_label_sets.into_iter().enumerate() {
+            let mut points = Vec::new();
+            let mut drop_name = false;
+            for (step_no, &ts) in steps.iter().enumerate() {
+                let g = &mut acc[gi * n + step_no];
+                if g.seen {
+                    points.push((ts, finish(op, g, params[step_no])));
+                    drop_name = g.drop_name;
+                }
+            }
+            if !points.is_empty() {
+                out.push(Series { labels, points, drop_name });
+            }
+        }
+        return Ok(out);
+    }
+
     for (step_no, &ts) in steps.iter().enumerate() {
         if step_no % 256 == 0 {
             ev.check_deadline()?;
@@ -261,85 +294,13 @@ pub(crate) fn eval_aggregate(ev: &mut Ev, a: &AggregateExpr) -> Result<Vec<Serie
             continue;
         }
         for &(si, f) in &step_samples {
-            let g = &mut groups[series_group[si]];
-            let drop = input[si].drop_name;
-            if !g.seen {
-                *g = Group { seen: true, value: f, mean: f, count: 1.0, drop_name: drop, ..Group::default() };
-                match op {
-                    AggOp::Stddev | AggOp::Stdvar => {
-                        g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 };
-                    }
-                    AggOp::Quantile => g.values = vec![f],
-                    AggOp::Group => g.value = 1.0,
-                    _ => {}
-                }
-                continue;
-            }
-            if drop {
-                g.drop_name = true;
-            }
-            match op {
-                AggOp::Sum => {
-                    let (v, c) = kahan_inc(f, g.value, g.kahan_c);
-                    g.value = v;
-                    g.kahan_c = c;
-                }
-                AggOp::Avg => {
-                    g.count += 1.0;
-                    if !g.incremental_mean {
-                        let (nv, nc) = kahan_inc(f, g.value, g.kahan_c);
-                        if !nv.is_infinite() {
-                            g.value = nv;
-                            g.kahan_c = nc;
-                            continue;
-                        }
-                        g.incremental_mean = true;
-                        g.mean = g.value / (g.count - 1.0);
-                        g.kahan_c /= g.count - 1.0;
-                    }
-                    let q = (g.count - 1.0) / g.count;
-                    let (m, c) = kahan_inc(f / g.count, q * g.mean, q * g.kahan_c);
-                    g.mean = m;
-                    g.kahan_c = c;
-                }
-                AggOp::Group => {}
-                AggOp::Max if (g.value < f || g.value.is_nan()) => {
-                    g.value = f;
-                }
-                AggOp::Min if (g.value > f || g.value.is_nan()) => {
-                    g.value = f;
-                }
-                AggOp::Count => g.count += 1.0,
-                AggOp::Stddev | AggOp::Stdvar => {
-                    g.count += 1.0;
-                    let delta = f - g.mean;
-                    g.mean += delta / g.count;
-                    g.value += delta * (f - g.mean);
-                }
-                AggOp::Quantile => g.values.push(f),
-                _ => {}
-            }
+            accumulate(op, &mut groups[series_group[si]], f, input[si].drop_name);
         }
         for (gi, g) in groups.iter_mut().enumerate() {
             if !g.seen {
                 continue;
             }
-            let v = match op {
-                AggOp::Avg => {
-                    if g.incremental_mean {
-                        g.mean + g.kahan_c
-                    } else {
-                        g.value / g.count + g.kahan_c / g.count
-                    }
-                }
-                AggOp::Count => g.count,
-                AggOp::Stdvar => g.value / g.count,
-                AggOp::Stddev => (g.value / g.count).sqrt(),
-                AggOp::Quantile => quantile(param, &mut g.values),
-                AggOp::Sum => g.value + g.kahan_c,
-                _ => g.value,
-            };
-            out_points[gi].push((ts, v));
+            out_points[gi].push((ts, finish(op, g, param)));
             out_drop[gi] = g.drop_name;
         }
     }
@@ -353,6 +314,83 @@ pub(crate) fn eval_aggregate(ev: &mut Ev, a: &AggregateExpr) -> Result<Vec<Serie
         }
     }
     Ok(out)
+}
+
+/// Most (group, step) accumulators the series-by-series aggregation path allocates.
+const SERIES_MAJOR_MAX_CELLS: usize = 1 << 18;
+
+/// Adds one sample to a group's accumulator (Prometheus's `aggregation`, per sample).
+fn accumulate(op: AggOp, g: &mut Group, f: f64, drop: bool) {
+    if !g.seen {
+        *g = Group { seen: true, value: f, mean: f, count: 1.0, drop_name: drop, ..Group::default() };
+        match op {
+            AggOp::Stddev | AggOp::Stdvar => {
+                g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 };
+            }
+            AggOp::Quantile => g.values = vec![f],
+            AggOp::Group => g.value = 1.0,
+            _ => {}
+        }
+        return;
+    }
+    if drop {
+        g.drop_name = true;
+    }
+    match op {
+        AggOp::Sum => {
+            let (v, c) = kahan_inc(f, g.value, g.kahan_c);
+            g.value = v;
+            g.kahan_c = c;
+        }
+        AggOp::Avg => {
+            g.count += 1.0;
+            if !g.incremental_mean {
+                let (nv, nc) = kahan_inc(f, g.value, g.kahan_c);
+                if !nv.is_infinite() {
+                    g.value = nv;
+                    g.kahan_c = nc;
+                    return;
+                }
+                g.incremental_mean = true;
+                g.mean = g.value / (g.count - 1.0);
+                g.kahan_c /= g.count - 1.0;
+            }
+            let q = (g.count - 1.0) / g.count;
+            let (m, c) = kahan_inc(f / g.count, q * g.mean, q * g.kahan_c);
+            g.mean = m;
+            g.kahan_c = c;
+        }
+        AggOp::Max if (g.value < f || g.value.is_nan()) => g.value = f,
+        AggOp::Min if (g.value > f || g.value.is_nan()) => g.value = f,
+        AggOp::Count => g.count += 1.0,
+        AggOp::Stddev | AggOp::Stdvar => {
+            g.count += 1.0;
+            let delta = f - g.mean;
+            g.mean += delta / g.count;
+            g.value += delta * (f - g.mean);
+        }
+        AggOp::Quantile => g.values.push(f),
+        _ => {}
+    }
+}
+
+/// A group's result at one step.
+fn finish(op: AggOp, g: &mut Group, param: f64) -> f64 {
+    match op {
+        AggOp::Avg => {
+            if g.incremental_mean {
+                g.mean + g.kahan_c
+            } else {
+                g.value / g.count + g.kahan_c / g.count
+            }
+        }
+        AggOp::Count => g.count,
+        AggOp::Stdvar => g.value / g.count,
+        AggOp::Stddev => (g.value / g.count).sqrt(),
+        AggOp::Quantile => quantile(param, &mut g.values),
+        AggOp::Sum => g.value + g.kahan_c,
+        _ => g.value,
+    }
 }
 
 fn count_values(vec: &[Sample], label: &str, grouping: &[String], without: bool) -> Vec<Sample> {

@@ -484,9 +484,10 @@ impl<'a, 'c> Ev<'a, 'c> {
                 let series = loaded
                     .into_iter()
                     .map(|s| {
+                        // Consuming the samples lets the collect reuse their allocation (same size and alignment).
                         let points: Vec<(i64, f64)> = s
                             .samples
-                            .iter()
+                            .into_iter()
                             .filter(|x| !is_stale_nan(x.value))
                             .map(|x| (x.timestamp_ms, x.value))
                             .collect();

@@ -325,13 +325,35 @@ impl RangeJob<'_> {
         let mut out: Vec<Series> = Vec::with_capacity(series.len());
         let mut annos = Annotations::default();
         let mut scalars = vec![0.0; self.scalar_args.len()];
+        let counter_fn = matches!(self.name, "rate" | "increase");
         for (series_no, s) in series.iter().enumerate() {
             if series_no % 64 == 0 && std::time::Instant::now() > self.deadline {
                 return Err(QueryError::Timeout("expression evaluation"));
             }
             let pts = &s.points;
-            let mut points: Vec<(i64, f64)> = Vec::new();
+            // At most one point per step whose window can hold a sample of this series.
+            let mut points: Vec<(i64, f64)> = match (pts.first(), pts.last(), input.at) {
+                (Some(first), Some(last), None) => {
+                    let from = self.step_times.partition_point(|t| t - input.offset_ms < first.0);
+                    let to = self.step_times.partition_point(|t| t - input.offset_ms - input.range_ms < last.0);
+                    Vec::with_capacity(to.saturating_sub(from))
+                }
+                _ => Vec::with_capacity(self.step_times.len().min(64)),
+            };
             let (mut lo, mut hi) = (0usize, 0usize);
+            // For counter functions: resets_before[i] = number of drops among samples 0..=i, so a window can tell in
+            // O(1) whether it needs Prometheus's (sequential) reset correction at all.
+            let resets_before: Vec<u32> = if counter_fn {
+                let mut acc = 0u32;
+                std::iter::once(0)
+                    .chain(pts.windows(2).map(|w| {
+                        acc += u32::from(w[1].1 < w[0].1);
+                        acc
+                    }))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             for (step, &ts) in self.step_times.iter().enumerate() {
                 let range_end = input.at.unwrap_or(ts) - input.offset_ms;
                 let range_start = range_end - input.range_ms;
@@ -353,7 +375,9 @@ impl RangeJob<'_> {
                 for (j, a) in self.scalar_args.iter().enumerate() {
                     scalars[j] = a[step];
                 }
-                let w = Window { points: &pts[lo..hi], ts, range_start, range_end, range_ms: input.range_ms };
+                let has_reset = counter_fn.then(|| resets_before[hi - 1] != resets_before[lo]);
+                let w =
+                    Window { points: &pts[lo..hi], has_reset, ts, range_start, range_end, range_ms: input.range_ms };
                 if let Some(v) = range_fn(self.name, &w, &scalars, &s.labels, &mut annos)? {
                     points.push((ts, v));
                 }
@@ -384,6 +408,8 @@ impl RangeJob<'_> {
 /// One evaluation window of a range-vector function.
 struct Window<'p> {
     points: &'p [(i64, f64)],
+    /// Whether some sample in the window is lower than the one before it (a counter reset); `None` if unknown.
+    has_reset: Option<bool>,
     ts: i64,
     range_start: i64,
     range_end: i64,
@@ -520,7 +546,7 @@ fn extrapolated_rate(w: &Window, is_counter: bool, is_rate: bool) -> Option<f64>
     let n_minus_one = p.len() - 1;
     let (first_t, last_t) = (p[0].0, p[n_minus_one].0);
     let mut result = p[n_minus_one].1 - p[0].1;
-    if is_counter {
+    if is_counter && w.has_reset != Some(false) {
         for i in 1..p.len() {
             if p[i].1 < p[i - 1].1 {
                 result += p[i - 1].1;

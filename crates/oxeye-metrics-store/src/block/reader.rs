@@ -194,6 +194,7 @@ impl Block {
                 ENCODING_PCO => {
                     let (mut timestamps, mut values) = (Vec::new(), Vec::new());
                     oxeye_codec::pco_chunk::decode(encoded, &mut timestamps, &mut values).map_err(corrupt)?;
+                    out.reserve(timestamps.len());
                     let in_range = timestamps.iter().zip(&values).filter(|(t, _)| **t >= start && **t <= end);
                     out.extend(in_range.map(|(t, v)| Sample::new(*t, *v)));
                 }

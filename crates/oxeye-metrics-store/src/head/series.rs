@@ -101,6 +101,18 @@ impl MemSeries {
     /// out-of-order sample with the same timestamp.
     pub fn samples_in(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
         let first = out.len();
+        // Reserve once for every overlapping chunk (each chunk's header holds its sample count).
+        let overlapping = |min_t: i64, max_t: i64| max_t >= start && min_t <= end;
+        let mut upper: usize = self
+            .chunks
+            .iter()
+            .filter(|c| overlapping(c.min_t, c.max_t))
+            .map(|c| oxeye_codec::xor_chunk::chunk_len(&c.bytes).unwrap_or(0))
+            .sum();
+        if let Some(open) = &self.open {
+            upper += open.appender.len();
+        }
+        out.reserve(upper + self.out_of_order.len());
         let mut visit_chunk = |bytes: &[u8], min_t: i64, max_t: i64| {
             if max_t < start || min_t > end {
                 return;

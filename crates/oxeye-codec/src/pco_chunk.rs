@@ -34,6 +34,12 @@ pub fn encode(dst: &mut Vec<u8>, timestamps: &[i64], values: &[f64]) -> Result<(
 }
 
 /// Decodes a chunk written by [`encode`], appending to `timestamps` and `values`.
+/// The number of samples in an encoded chunk, read from its header without decoding it.
+pub fn sample_count(src: &[u8]) -> Result<usize, DecodeError> {
+    let mut pos = 0;
+    Ok(get_uvarint(src, &mut pos)? as usize)
+}
+
 pub fn decode(src: &[u8], timestamps: &mut Vec<i64>, values: &mut Vec<f64>) -> Result<(), DecodeError> {
     let mut pos = 0;
     let count = get_uvarint(src, &mut pos)? as usize;

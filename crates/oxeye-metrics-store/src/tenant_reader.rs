@@ -69,7 +69,14 @@ impl TenantDb {
         let entries: Vec<(Labels, Vec<Source>)> = merged.into_iter().collect();
         let head_ref: &Head = &head;
         let decode = |sources: &[Source]| -> Result<Vec<Sample>, ReadError> {
-            let mut samples = Vec::new();
+            let hint: usize = sources
+                .iter()
+                .map(|source| match *source {
+                    Source::Block(index, id) => blocks[index].sample_count_hint(id, start, end),
+                    Source::Head(id) => head_ref.series(id).map_or(0, |s| s.sample_count_hint(start, end)),
+                })
+                .sum();
+            let mut samples = Vec::with_capacity(hint);
             for source in sources {
                 match *source {
                     Source::Block(index, id) => blocks[index].samples_in(id, start, end, &mut samples)?,

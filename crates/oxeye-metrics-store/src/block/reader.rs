@@ -162,6 +162,23 @@ impl Block {
         Labels::from_sorted_unchecked(labels)
     }
 
+    /// An upper bound on the samples `samples_in(id, start, end)` appends, from the chunk headers alone.
+    pub fn sample_count_hint(&self, id: u32, start: i64, end: i64) -> usize {
+        self.series[id as usize]
+            .chunks
+            .iter()
+            .filter(|c| c.max_t >= start && c.min_t <= end)
+            .map(|c| {
+                let data = &self.chunks[c.offset as usize..(c.offset + c.len) as usize];
+                match data.split_first() {
+                    Some((&ENCODING_XOR, encoded)) => oxeye_codec::xor_chunk::chunk_len(encoded).unwrap_or(0),
+                    Some((&ENCODING_PCO, encoded)) => oxeye_codec::pco_chunk::sample_count(encoded).unwrap_or(0),
+                    _ => 0,
+                }
+            })
+            .sum()
+    }
+
     /// Appends the samples of series `id` in `[start, end]` to `out`, sorted. Corrupt chunks are an error.
     pub fn samples_in(&self, id: u32, start: i64, end: i64, out: &mut Vec<Sample>) -> Result<(), StoreError> {
         for chunk in &self.series[id as usize].chunks {

@@ -99,20 +99,23 @@ impl MemSeries {
 
     /// Appends the samples in `[start, end]` (both inclusive) to `out`, sorted, in-order data winning over an
     /// out-of-order sample with the same timestamp.
-    pub fn samples_in(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
-        let first = out.len();
-        // Reserve once for every overlapping chunk (each chunk's header holds its sample count).
-        let overlapping = |min_t: i64, max_t: i64| max_t >= start && min_t <= end;
+    /// An upper bound on the samples `samples_in(start, end)` appends (each chunk's header holds its count).
+    pub fn sample_count_hint(&self, start: i64, end: i64) -> usize {
         let mut upper: usize = self
             .chunks
             .iter()
-            .filter(|c| overlapping(c.min_t, c.max_t))
+            .filter(|c| c.max_t >= start && c.min_t <= end)
             .map(|c| oxeye_codec::xor_chunk::chunk_len(&c.bytes).unwrap_or(0))
             .sum();
         if let Some(open) = &self.open {
             upper += open.appender.len();
         }
-        out.reserve(upper + self.out_of_order.len());
+        upper + self.out_of_order.len()
+    }
+
+    pub fn samples_in(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
+        let first = out.len();
+        out.reserve(self.sample_count_hint(start, end));
         let mut visit_chunk = |bytes: &[u8], min_t: i64, max_t: i64| {
             if max_t < start || min_t > end {
                 return;

@@ -48,23 +48,26 @@ pub fn decode(src: &[u8], timestamps: &mut Vec<i64>, values: &mut Vec<f64>) -> R
         .checked_add(timestamp_len)
         .filter(|end| *end <= src.len())
         .ok_or(DecodeError::UnexpectedEof { offset: src.len() })?;
-    let decoded_timestamps: Vec<i64> = pco::standalone::simple_decompress(&src[pos..timestamp_end])
+    // The count comes from the chunk itself; cap what it may make us allocate before pco has verified the data.
+    if count > src.len().saturating_mul(1024).max(1 << 20) {
+        return Err(DecodeError::CorruptChunk { reason: "pco chunk count is implausible for its size" });
+    }
+    // Decode straight into the callers' vectors, extended by exactly `count`.
+    let (t0, v0) = (timestamps.len(), values.len());
+    timestamps.resize(t0 + count, 0);
+    values.resize(v0 + count, 0.0);
+    let decoded_timestamps = pco::standalone::simple_decompress_into(&src[pos..timestamp_end], &mut timestamps[t0..])
         .map_err(|_| DecodeError::CorruptChunk { reason: "corrupt pco timestamp stream" })?;
-    let decoded_values: Vec<f64> = pco::standalone::simple_decompress(&src[timestamp_end..])
+    let decoded_values = pco::standalone::simple_decompress_into(&src[timestamp_end..], &mut values[v0..])
         .map_err(|_| DecodeError::CorruptChunk { reason: "corrupt pco value stream" })?;
-    if decoded_timestamps.len() != count || decoded_values.len() != count {
+    if decoded_timestamps.n_processed != count
+        || decoded_values.n_processed != count
+        || !decoded_timestamps.finished
+        || !decoded_values.finished
+    {
+        timestamps.truncate(t0);
+        values.truncate(v0);
         return Err(DecodeError::CorruptChunk { reason: "pco chunk length does not match its count" });
-    }
-    // Hand over the decoded buffers when the caller's are empty (the usual case) instead of copying them.
-    if timestamps.is_empty() {
-        *timestamps = decoded_timestamps;
-    } else {
-        timestamps.extend_from_slice(&decoded_timestamps);
-    }
-    if values.is_empty() {
-        *values = decoded_values;
-    } else {
-        values.extend_from_slice(&decoded_values);
     }
     Ok(())
 }

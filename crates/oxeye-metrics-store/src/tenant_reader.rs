@@ -25,8 +25,10 @@ enum Source {
     Head(u32),
 }
 
-/// Below this many series, decoding stays on the calling thread.
+/// Below this many series, or about this many samples, decoding stays on the calling thread (starting threads
+/// costs more than it saves).
 const PARALLEL_DECODE_MIN_SERIES: usize = 256;
+const PARALLEL_DECODE_MIN_SAMPLES: usize = 250_000;
 
 impl TenantDb {
     /// Series matching the request, sorted by labels, with their samples in range when `with_samples`.
@@ -94,7 +96,19 @@ impl TenantDb {
             Ok(samples)
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len().max(1));
-        let decoded: Vec<Vec<Sample>> = if threads > 1 && entries.len() >= PARALLEL_DECODE_MIN_SERIES {
+        let work: usize = if threads > 1 && entries.len() >= PARALLEL_DECODE_MIN_SERIES {
+            entries
+                .iter()
+                .flat_map(|(_, sources)| sources.iter())
+                .map(|source| match *source {
+                    Source::Block(index, id) => blocks[index].sample_count_hint(id, start, end),
+                    Source::Head(id) => head_ref.series(id).map_or(0, |s| s.sample_count_hint(start, end)),
+                })
+                .sum()
+        } else {
+            0
+        };
+        let decoded: Vec<Vec<Sample>> = if work >= PARALLEL_DECODE_MIN_SAMPLES {
             let chunk = entries.len().div_ceil(threads);
             let parts: Vec<Result<Vec<Vec<Sample>>, ReadError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = entries

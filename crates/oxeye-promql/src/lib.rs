@@ -129,7 +129,7 @@ impl Engine {
         query: &str,
         time_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        let expr = parse(query)?;
+        let expr = parse_cached(query)?;
         engine::Evaluator::run(&self.options, reader, &expr, time_ms, time_ms, 0)
     }
 
@@ -151,7 +151,7 @@ impl Engine {
         if end_ms < start_ms {
             return Err(QueryError::BadData("end timestamp must not be before start time".into()));
         }
-        let expr = parse(query)?;
+        let expr = parse_cached(query)?;
         engine::check_range_query_type(&expr)?;
         engine::Evaluator::run(&self.options, reader, &expr, start_ms, end_ms, step_ms)
     }
@@ -248,6 +248,28 @@ fn byte_escape_run(b: &[u8], mut i: usize) -> (Vec<u8>, usize) {
         break;
     }
     (bytes, i)
+}
+
+/// Parsed queries by text. Dashboards send the same few queries over and over, and parsing costs as much as a
+/// small evaluation; the cache is bounded and simply emptied when full.
+static PARSE_CACHE: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<promql_parser::parser::Expr>>>,
+> = std::sync::LazyLock::new(Default::default);
+const PARSE_CACHE_ENTRIES: usize = 1024;
+
+/// [`parse`] through [`PARSE_CACHE`] (errors are not cached).
+fn parse_cached(query: &str) -> Result<std::sync::Arc<promql_parser::parser::Expr>, QueryError> {
+    let lock = || PARSE_CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(expr) = lock().get(query) {
+        return Ok(expr.clone());
+    }
+    let expr = std::sync::Arc::new(parse(query)?);
+    let mut cache = lock();
+    if cache.len() >= PARSE_CACHE_ENTRIES {
+        cache.clear();
+    }
+    cache.insert(query.to_string(), expr.clone());
+    Ok(expr)
 }
 
 /// Formats a query the way Prometheus's `/api/v1/format_query` does (pretty-printed).

@@ -170,11 +170,12 @@ impl Block {
             .filter(|c| c.max_t >= start && c.min_t <= end)
             .map(|c| {
                 let data = &self.chunks[c.offset as usize..(c.offset + c.len) as usize];
-                match data.split_first() {
+                let count = match data.split_first() {
                     Some((&ENCODING_XOR, encoded)) => oxeye_codec::xor_chunk::chunk_len(encoded).unwrap_or(0),
                     Some((&ENCODING_PCO, encoded)) => oxeye_codec::pco_chunk::sample_count(encoded).unwrap_or(0),
                     _ => 0,
-                }
+                };
+                crate::head::overlap_share(count, c.min_t, c.max_t, start, end)
             })
             .sum()
     }

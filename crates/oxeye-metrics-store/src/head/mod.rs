@@ -17,7 +17,7 @@ use oxeye_model::{Exemplar, Label, Labels, MetricMetadata, Sample};
 
 use crate::hash::FastHashBuilder;
 use crate::postings::PostingsIndex;
-pub(crate) use series::{MemSeries, dedup_by_timestamp};
+pub(crate) use series::{MemSeries, dedup_by_timestamp, overlap_share};
 pub use stats::HeadStats;
 
 /// Interned strings: each distinct label name or value is stored once.

@@ -105,10 +105,14 @@ impl MemSeries {
             .chunks
             .iter()
             .filter(|c| c.max_t >= start && c.min_t <= end)
-            .map(|c| oxeye_codec::xor_chunk::chunk_len(&c.bytes).unwrap_or(0))
+            .map(|c| {
+                overlap_share(oxeye_codec::xor_chunk::chunk_len(&c.bytes).unwrap_or(0), c.min_t, c.max_t, start, end)
+            })
             .sum();
-        if let Some(open) = &self.open {
-            upper += open.appender.len();
+        if let Some(open) = &self.open
+            && let Some(max_t) = open.appender.last_timestamp()
+        {
+            upper += overlap_share(open.appender.len(), open.min_t, max_t, start, end);
         }
         upper + self.out_of_order.len()
     }
@@ -202,6 +206,17 @@ impl MemSeries {
 }
 
 /// Removes samples with a repeated timestamp from `out[first..]` (sorted), keeping the first of each.
+/// About how many of a chunk's `count` samples, spread over `[min_t, max_t]`, fall in `[start, end]` (a sizing
+/// hint: proportional to the overlap, plus slack for uneven spacing, never more than `count`).
+pub(crate) fn overlap_share(count: usize, min_t: i64, max_t: i64, start: i64, end: i64) -> usize {
+    if start <= min_t && end >= max_t {
+        return count;
+    }
+    let span = (max_t - min_t).max(1) as f64;
+    let overlap = (end.min(max_t) - start.max(min_t)).max(0) as f64;
+    ((count as f64 * overlap / span) as usize + 2).min(count)
+}
+
 pub(crate) fn dedup_by_timestamp(out: &mut Vec<Sample>, first: usize) {
     let mut write = first;
     for read in first..out.len() {

@@ -13,6 +13,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace
+echo "== PromQL conformance (Prometheus's test scripts; regressions fail cargo test above)"
+cargo run -q -p oxeye-promql-conformance --bin promql-conformance
 echo "== end-to-end tests"
 cargo build -p oxeye
 export OXEYE_BIN="$CARGO_TARGET_DIR/debug/oxeye"

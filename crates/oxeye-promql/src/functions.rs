@@ -227,7 +227,8 @@ pub(crate) fn eval_call(ev: &mut Ev, call: &Call) -> Result<Vec<Series>, QueryEr
                 }
             }
             let args_owned: Vec<Expr> = args.iter().map(|a| (*a).clone()).collect();
-            ev.range_eval(inputs, None, |v, _, ts, annos| vector_fn(name, v, &args_owned, ts, annos))
+            let mut buckets = BucketCache::default();
+            ev.range_eval(inputs, None, |v, _, ts, annos| vector_fn(name, v, &args_owned, ts, annos, &mut buckets))
         }
         Some(idx) => range_call(ev, name, &args, idx),
     }
@@ -877,6 +878,7 @@ fn vector_fn(
     args: &[Expr],
     ts: i64,
     annos: &mut Annotations,
+    buckets: &mut BucketCache,
 ) -> Result<Vec<Sample>, QueryError> {
     let one = |f: f64| vec![Sample { labels: empty_labels(), t: ts, f, drop_name: false }];
     Ok(match name {
@@ -996,7 +998,7 @@ fn vector_fn(
             if q.is_nan() || !(0.0..=1.0).contains(&q) {
                 annos.warn(format!("quantile value should be between 0 and 1, got {}", go_g(q)));
             }
-            classic_histograms(&v[1], annos)
+            classic_histograms(&v[1], annos, buckets)
                 .into_iter()
                 .map(|(labels, mut buckets)| {
                     let (value, forced) = bucket_quantile(q, &mut buckets);
@@ -1012,7 +1014,7 @@ fn vector_fn(
         }
         "histogram_fraction" => {
             let (lower, upper) = (scalar_at(v, 0), scalar_at(v, 1));
-            classic_histograms(&v[2], annos)
+            classic_histograms(&v[2], annos, buckets)
                 .into_iter()
                 .map(|(labels, mut buckets)| Sample {
                     labels,
@@ -1030,7 +1032,7 @@ fn vector_fn(
                     annos.warn(format!("quantile value should be between 0 and 1, got {}", go_g(q)));
                 }
             }
-            let hists = classic_histograms(&v[0], annos);
+            let hists = classic_histograms(&v[0], annos, buckets);
             let mut out = Vec::with_capacity(hists.len() * qs.len());
             for &q in &qs {
                 for (labels, buckets) in &hists {
@@ -1060,29 +1062,58 @@ fn vector_fn(
     })
 }
 
-/// Groups classic-histogram bucket samples by their labels without `le`; warns about unparsable `le` values.
 /// A classic histogram at one step: its labels without `le` and its (upper bound, cumulative count) buckets.
 type ClassicHistogram = (Arc<Labels>, Vec<(f64, f64)>);
 
-fn classic_histograms(v: &[Sample], annos: &mut Annotations) -> Vec<ClassicHistogram> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+/// What a bucket series contributes, computed once per series for all steps: its parsed `le` (or the raw value
+/// when it does not parse) and the histogram (labels without `le`) it belongs to. Keyed by the address of the
+/// series' label set, which is kept alive here so the address cannot be reused.
+#[derive(Default)]
+pub(crate) struct BucketCache {
+    by_series: HashMap<*const Labels, BucketSeries>,
+    histograms: HashMap<Labels, usize>,
+    histogram_labels: Vec<Arc<Labels>>,
+}
+
+/// A bucket series: its upper bound (or the `le` value that failed to parse), its histogram's id, and its labels.
+type BucketSeries = (Result<f64, String>, usize, Arc<Labels>);
+
+/// Groups classic-histogram bucket samples by their labels without `le` (in order of first appearance); warns
+/// about unparsable `le` values.
+fn classic_histograms(v: &[Sample], annos: &mut Annotations, cache: &mut BucketCache) -> Vec<ClassicHistogram> {
+    let mut slot: HashMap<usize, usize> = HashMap::new();
     let mut out: Vec<ClassicHistogram> = Vec::new();
     for s in v {
-        let le = s.labels.get("le").unwrap_or("");
-        let Some(upper) = parse_go_float(le) else {
-            annos.warn(format!(
-                "bucket label \"le\" is missing or has a malformed value of {} for metric name {}",
-                go_quote(le),
-                go_quote(metric_name(&s.labels))
-            ));
-            continue;
+        let key = Arc::as_ptr(&s.labels);
+        if !cache.by_series.contains_key(&key) {
+            let le = s.labels.get("le").unwrap_or("");
+            let parsed = parse_go_float(le).ok_or_else(|| le.to_string());
+            let without_le =
+                Labels::from_sorted_unchecked(s.labels.iter().filter(|l| l.name != "le").cloned().collect());
+            let next = cache.histograms.len();
+            let id = *cache.histograms.entry(without_le.clone()).or_insert(next);
+            if id == cache.histogram_labels.len() {
+                cache.histogram_labels.push(Arc::new(without_le));
+            }
+            cache.by_series.insert(key, (parsed, id, s.labels.clone()));
+        }
+        let (parsed, id, _) = &cache.by_series[&key];
+        let upper = match parsed {
+            Ok(upper) => *upper,
+            Err(le) => {
+                annos.warn(format!(
+                    "bucket label \"le\" is missing or has a malformed value of {} for metric name {}",
+                    go_quote(le),
+                    go_quote(metric_name(&s.labels))
+                ));
+                continue;
+            }
         };
-        let without_le = Labels::from_sorted_unchecked(s.labels.iter().filter(|l| l.name != "le").cloned().collect());
-        match index.get(&without_le) {
+        match slot.get(id) {
             Some(&i) => out[i].1.push((upper, s.f)),
             None => {
-                index.insert(without_le.clone(), out.len());
-                out.push((Arc::new(without_le), vec![(upper, s.f)]));
+                slot.insert(*id, out.len());
+                out.push((cache.histogram_labels[*id].clone(), vec![(upper, s.f)]));
             }
         }
     }

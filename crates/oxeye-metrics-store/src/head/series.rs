@@ -97,8 +97,6 @@ impl MemSeries {
         }
     }
 
-    /// Appends the samples in `[start, end]` (both inclusive) to `out`, sorted, in-order data winning over an
-    /// out-of-order sample with the same timestamp.
     /// An upper bound on the samples `samples_in(start, end)` appends (each chunk's header holds its count).
     pub fn sample_count_hint(&self, start: i64, end: i64) -> usize {
         let mut upper: usize = self
@@ -117,6 +115,8 @@ impl MemSeries {
         upper + self.out_of_order.len()
     }
 
+    /// Appends the samples in `[start, end]` (both inclusive) to `out`, sorted, in-order data winning over an
+    /// out-of-order sample with the same timestamp.
     pub fn samples_in(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
         let first = out.len();
         out.reserve(self.sample_count_hint(start, end));

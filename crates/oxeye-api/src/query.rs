@@ -136,6 +136,15 @@ pub(crate) struct Evaluation {
 
 /// Evaluates a query for `tenant` within the query limits: waits for a slot (up to the deadline), then runs
 /// `run` on a blocking thread with an engine whose timeout is what is left of the deadline.
+/// Sets the flag when dropped, i.e. when the request handling ends for any reason.
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn evaluate(
     state: &ApiState,
     tenant: &TenantId,
@@ -170,6 +179,11 @@ async fn evaluate(
     if let Some(lookback_delta_ms) = budget.lookback_delta_ms {
         options.lookback_delta_ms = lookback_delta_ms;
     }
+    // If the client goes away, axum drops this future: the guard then tells the evaluation to stop (Prometheus
+    // cancels a query whose request context ends).
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    options.cancel = Some(cancel.clone());
+    let _cancel_on_drop = CancelOnDrop(cancel);
     let engine = Engine::new(options);
     let reader: Arc<dyn MetricsReader> = match state.store.existing_tenant(tenant) {
         Some(db) => db,

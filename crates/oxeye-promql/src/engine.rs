@@ -294,10 +294,7 @@ impl<'a, 'c> Ev<'a, 'c> {
     }
 
     pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
-        if Instant::now() > self.ctx.deadline {
-            return Err(QueryError::Timeout("expression evaluation"));
-        }
-        Ok(())
+        check_limits(self.ctx.deadline, &self.ctx.opts.cancel)
     }
 
     fn sub<'s>(&'s mut self, start: i64, end: i64, interval: i64) -> Ev<'a, 's> {
@@ -638,6 +635,20 @@ impl<'a, 'c> Ev<'a, 'c> {
 
 /// Computes a series' join signature for vector matching.
 pub(crate) type SigFn = dyn Fn(&Labels) -> Vec<u8>;
+
+/// Fails once the deadline has passed or the caller has canceled the query.
+pub(crate) fn check_limits(
+    deadline: Instant,
+    cancel: &Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<(), QueryError> {
+    if cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+        return Err(QueryError::Canceled("expression evaluation"));
+    }
+    if Instant::now() > deadline {
+        return Err(QueryError::Timeout("expression evaluation"));
+    }
+    Ok(())
+}
 
 pub(crate) fn too_many_samples() -> QueryError {
     QueryError::Execution("query processing would load too many samples into memory in query execution".into())

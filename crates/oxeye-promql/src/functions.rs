@@ -256,8 +256,16 @@ fn range_call(ev: &mut Ev, name: &str, args: &[&Expr], idx: usize) -> Result<Vec
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
     let step_times: Vec<i64> = ev.step_times().collect();
     let deadline = ev.ctx.deadline;
-    let job =
-        RangeJob { name, input: &input, step_times: &step_times, scalar_args: &scalar_args, keeps_name, deadline };
+    let cancel = &ev.ctx.opts.cancel;
+    let job = RangeJob {
+        name,
+        input: &input,
+        step_times: &step_times,
+        scalar_args: &scalar_args,
+        keeps_name,
+        deadline,
+        cancel,
+    };
     // Work is series × steps; split it across cores when there is enough of it to pay for the threads.
     let work: usize = input.series.iter().map(|s| s.points.len() + step_times.len()).sum();
     let threads = ev.ctx.opts.parallelism.max(1).min(input.series.len().max(1));
@@ -318,6 +326,7 @@ struct RangeJob<'j> {
     scalar_args: &'j [Vec<f64>],
     keeps_name: bool,
     deadline: std::time::Instant,
+    cancel: &'j Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl RangeJob<'_> {
@@ -328,8 +337,8 @@ impl RangeJob<'_> {
         let mut scalars = vec![0.0; self.scalar_args.len()];
         let counter_fn = matches!(self.name, "rate" | "increase");
         for (series_no, s) in series.iter().enumerate() {
-            if series_no % 64 == 0 && std::time::Instant::now() > self.deadline {
-                return Err(QueryError::Timeout("expression evaluation"));
+            if series_no % 64 == 0 {
+                crate::engine::check_limits(self.deadline, self.cancel)?;
             }
             let pts = &s.points;
             // At most one point per step whose window can hold a sample of this series.

@@ -38,6 +38,9 @@ pub struct EngineOptions {
     pub no_step_subquery_interval_ms: i64,
     /// Threads one query may use for series-parallel work (range-vector functions).
     pub parallelism: usize,
+    /// Set by the caller to stop an evaluation (e.g. when the client has gone); the query then fails with
+    /// [`QueryError::Canceled`].
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for EngineOptions {
@@ -50,6 +53,7 @@ impl Default for EngineOptions {
             experimental_functions: true,
             no_step_subquery_interval_ms: 60_000,
             parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cancel: None,
         }
     }
 }
@@ -384,6 +388,17 @@ mod tests {
         let err = engine.range_query(&ManySeries(10), "rate(m[5m])", 0, 3_540_000, 60_000).unwrap_err();
         assert_eq!(err, QueryError::Timeout("expression evaluation"));
         assert_eq!(err.error_type(), "timeout");
+    }
+
+    #[test]
+    fn a_canceled_query_stops_with_canceled() {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let engine = Engine::new(EngineOptions { cancel: Some(flag.clone()), ..EngineOptions::default() });
+        let err = engine.range_query(&ManySeries(10), "sum(rate(m[5m]))", 0, 3_540_000, 60_000).unwrap_err();
+        assert_eq!(err, QueryError::Canceled("expression evaluation"));
+        assert_eq!(err.error_type(), "canceled");
+        flag.store(false, std::sync::atomic::Ordering::Relaxed);
+        assert!(engine.range_query(&ManySeries(10), "sum(rate(m[5m]))", 0, 3_540_000, 60_000).is_ok());
     }
 
     #[test]

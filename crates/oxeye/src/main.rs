@@ -18,10 +18,11 @@ enum Command {
     Serve(Box<config::ServeArgs>),
 }
 
-/// Limits glibc to two malloc arenas (its default is eight per core). Ingest allocates from every runtime thread;
-/// with one arena per thread, memory freed in one arena cannot serve another, and the peak resident size of the
-/// ingest benchmark was 401.6 MiB with two arenas against 418.2 MiB with the default (same workload, back to
-/// back; CPU per sample within noise). Must run before any thread starts.
+/// Optionally limits glibc's malloc arenas (`OXEYE_MALLOC_ARENA_MAX`; glibc's default is eight per core). Fewer
+/// arenas lower the peak resident size of ingest (104k series, 81 M samples: 399 MiB with 2 arenas against 418 MiB
+/// with the default) but make queries slower (10-35 % on the query benchmark's instant queries at 260 hosts),
+/// because query threads then allocate from heaps fragmented by ingest; so the default is glibc's. Must run before
+/// any thread starts.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -29,9 +30,12 @@ fn limit_malloc_arenas() {
         unsafe extern "C" {
             fn mallopt(param: i32, value: i32) -> i32;
         }
-        // SAFETY: mallopt only changes allocator tuning; it is called before any other thread exists.
-        unsafe {
-            mallopt(M_ARENA_MAX, 2);
+        let arenas = std::env::var("OXEYE_MALLOC_ARENA_MAX").ok().and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
+        if arenas > 0 {
+            // SAFETY: mallopt only changes allocator tuning; it is called before any other thread exists.
+            unsafe {
+                mallopt(M_ARENA_MAX, arenas);
+            }
         }
     }
 }

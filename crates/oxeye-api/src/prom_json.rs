@@ -22,26 +22,9 @@ use serde_json::Value;
 /// `Annotations.AsStrings(query, 10, 10)`).
 const MAX_ANNOTATIONS: usize = 10;
 
-/// Appends `text` as a JSON string literal.
+/// Appends `text` as a JSON string literal (Go's escaping).
 pub fn write_str(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    oxeye_model::go_json::write_string(out, text);
 }
 
 /// Appends a label set as a JSON object, labels in their (sorted) order.

@@ -5,6 +5,7 @@
 //! grammar. Metrics follow the Prometheus data model: a series is a sorted set of labels (the metric name is the
 //! `__name__` label), a sample is a millisecond timestamp with a float value.
 
+pub mod go_json;
 mod labels;
 mod metrics;
 mod rejection;

@@ -103,26 +103,9 @@ fn write_json(out: &mut String, value: Option<&Value>) {
     }
 }
 
-/// A JSON string as Go's `encoding/json` writes it (HTML-safe escaping of `<`, `>`, `&`, U+2028 and U+2029).
+/// A JSON string as Go's `encoding/json` writes it.
 fn write_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    oxeye_model::go_json::write_string(out, text);
 }
 
 fn base64_standard(bytes: &[u8]) -> String {

@@ -122,14 +122,14 @@ pub(crate) fn eval_aggregate(ev: &mut Ev, a: &AggregateExpr) -> Result<Vec<Serie
             grouping.push(label.clone());
             grouping.sort();
         }
-        let input = ev.eval(&a.expr)?.into_matrix_pub();
+        let input = ev.eval(&a.expr)?.into_matrix();
         return ev.range_eval(vec![input], None, |v, _, _, _| Ok(count_values(&v[0], &label, &grouping, without)));
     }
 
     // The numeric parameter at every step.
     let params: Vec<f64> = match &a.param {
         Some(p) => {
-            let m = ev.eval(p)?.into_matrix_pub();
+            let m = ev.eval(p)?.into_matrix();
             let mut per_step = vec![f64::NAN; ev.num_steps()];
             if let Some(s) = m.first() {
                 for (t, v) in &s.points {
@@ -149,7 +149,7 @@ pub(crate) fn eval_aggregate(ev: &mut Ev, a: &AggregateExpr) -> Result<Vec<Serie
         (0.0, 0.0)
     };
     let any_nan = params.iter().any(|p| p.is_nan());
-    let input = ev.eval(&a.expr)?.into_matrix_pub();
+    let input = ev.eval(&a.expr)?.into_matrix();
 
     let mut annos = Annotations::default();
     match op {
@@ -399,10 +399,7 @@ fn count_values(vec: &[Sample], label: &str, grouping: &[String], without: bool)
     for s in vec {
         let mut lbls: Vec<Label> = s.labels.iter().cloned().collect();
         let value = crate::functions::format_go_float(s.f);
-        match lbls.binary_search_by(|l| l.name.as_str().cmp(label)) {
-            Ok(i) => lbls[i].value = value,
-            Err(i) => lbls.insert(i, Label::new(label, value)),
-        }
+        crate::binary::set_label(&mut lbls, label, Some(&value));
         let metric = Labels::from_sorted_unchecked(lbls);
         let key = group_key(&metric, grouping, without);
         match groups.get_mut(&key) {

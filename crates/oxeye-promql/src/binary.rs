@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use oxeye_model::{Label, Labels};
-use promql_parser::parser::{BinaryExpr, Expr, LabelModifier, VectorMatchCardinality, value::ValueType};
+use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality, value::ValueType};
 
 use crate::QueryError;
 use crate::engine::{Ev, Sample, Series};
@@ -67,11 +67,6 @@ impl Op {
     }
 }
 
-/// Go's `math.Mod`: the result has the sign of the dividend (Rust's `%` on f64 behaves the same).
-fn fmod(a: f64, b: f64) -> f64 {
-    a % b
-}
-
 /// Scalar-scalar operation (comparisons return 0/1).
 pub(crate) fn scalar_binop(op: Op, l: f64, r: f64) -> f64 {
     let b = |x: bool| if x { 1.0 } else { 0.0 };
@@ -81,7 +76,7 @@ pub(crate) fn scalar_binop(op: Op, l: f64, r: f64) -> f64 {
         Op::Mul => l * r,
         Op::Div => l / r,
         Op::Pow => l.powf(r),
-        Op::Mod => fmod(l, r),
+        Op::Mod => l % r, // Go's math.Mod: the sign of the dividend, as Rust's % on f64
         Op::Atan2 => l.atan2(r),
         Op::Eq => b(l == r),
         Op::Ne => b(l != r),
@@ -232,7 +227,8 @@ pub(crate) fn go_quote(v: &str) -> String {
     s
 }
 
-fn set_label(labels: &mut Vec<Label>, name: &str, value: Option<&str>) {
+/// Sets a label in a sorted label list; an empty or missing value removes it (Prometheus's label builder).
+pub(crate) fn set_label(labels: &mut Vec<Label>, name: &str, value: Option<&str>) {
     match labels.binary_search_by(|l| l.name.as_str().cmp(name)) {
         Ok(i) => match value {
             Some(v) if !v.is_empty() => labels[i].value = v.to_string(),
@@ -276,8 +272,8 @@ pub(crate) fn eval_binary(ev: &mut Ev, b: &BinaryExpr) -> Result<Vec<Series>, Qu
     let rb = return_bool(b);
     match (lt, rt) {
         (ValueType::Scalar, ValueType::Scalar) => {
-            let l = ev.eval(&b.lhs)?.into_matrix_pub();
-            let r = ev.eval(&b.rhs)?.into_matrix_pub();
+            let l = ev.eval(&b.lhs)?.into_matrix();
+            let r = ev.eval(&b.rhs)?.into_matrix();
             ev.range_eval(vec![l, r], None, |v, _, _, _| {
                 let (Some(a), Some(c)) = (v[0].first(), v[1].first()) else { return Ok(Vec::new()) };
                 Ok(vec![Sample {
@@ -290,8 +286,8 @@ pub(crate) fn eval_binary(ev: &mut Ev, b: &BinaryExpr) -> Result<Vec<Series>, Qu
         }
         (ValueType::Vector, ValueType::Vector) => {
             let m = matching_of(b, op);
-            let l = ev.eval(&b.lhs)?.into_matrix_pub();
-            let r = ev.eval(&b.rhs)?.into_matrix_pub();
+            let l = ev.eval(&b.lhs)?.into_matrix();
+            let r = ev.eval(&b.rhs)?.into_matrix();
             let (on, names) = (m.on, m.labels.clone());
             let sig = move |labels: &Labels| signature(labels, on, &names);
             let mut cache: ResultCache = HashMap::new();
@@ -304,8 +300,8 @@ pub(crate) fn eval_binary(ev: &mut Ev, b: &BinaryExpr) -> Result<Vec<Series>, Qu
         }
         (ValueType::Vector, ValueType::Scalar) | (ValueType::Scalar, ValueType::Vector) => {
             let swap = lt == ValueType::Scalar;
-            let l = ev.eval(&b.lhs)?.into_matrix_pub();
-            let r = ev.eval(&b.rhs)?.into_matrix_pub();
+            let l = ev.eval(&b.lhs)?.into_matrix();
+            let r = ev.eval(&b.rhs)?.into_matrix();
             let (vector, scalar) = if swap { (r, l) } else { (l, r) };
             // Series by series: each output series is its input series, so no per-step matching is needed.
             let scalar_at = ev.per_step(scalar.first());
@@ -340,15 +336,6 @@ pub(crate) fn eval_binary(ev: &mut Ev, b: &BinaryExpr) -> Result<Vec<Series>, Qu
             "binary expression must contain only scalar and instant vector types, got {lt} {} {rt}",
             b.op
         ))),
-    }
-}
-
-impl crate::engine::Val {
-    pub(crate) fn into_matrix_pub(self) -> Vec<Series> {
-        match self {
-            crate::engine::Val::Matrix(m) => m,
-            crate::engine::Val::String(_) => Vec::new(),
-        }
     }
 }
 
@@ -499,10 +486,4 @@ fn vector_binop(
         }
     }
     Ok(out)
-}
-
-/// Whether an expression is a scalar-typed expression (used by callers deciding how to read arguments).
-#[allow(dead_code)]
-pub(crate) fn is_scalar(e: &Expr) -> bool {
-    e.value_type() == ValueType::Scalar
 }

@@ -51,7 +51,7 @@ pub(crate) enum Val {
 }
 
 impl Val {
-    fn into_matrix(self) -> Vec<Series> {
+    pub(crate) fn into_matrix(self) -> Vec<Series> {
         match self {
             Val::Matrix(m) => m,
             Val::String(_) => Vec::new(),

@@ -14,7 +14,7 @@ use promql_parser::parser::{Call, Expr, value::ValueType};
 use crate::QueryError;
 use crate::aggregate::nan_last;
 use crate::annotations::Annotations;
-use crate::binary::go_quote;
+use crate::binary::{go_quote, set_label};
 use crate::engine::{Ev, RangeInput, Sample, Series, merge_same_labelset, unparen};
 
 /// Neumaier-compensated addition (Prometheus's `kahansum.Inc`).
@@ -186,10 +186,10 @@ pub(crate) fn eval_call(ev: &mut Ev, call: &Call) -> Result<Vec<Series>, QueryEr
         ) && args.is_empty())
     {
         // One output point per input point with the same labels: transform series by series.
-        let input = ev.eval(args[0])?.into_matrix_pub();
+        let input = ev.eval(args[0])?.into_matrix();
         let scalars: Vec<Vec<f64>> = args[1..]
             .iter()
-            .map(|a| ev.eval(a).map(|v| ev.per_step(v.into_matrix_pub().first())))
+            .map(|a| ev.eval(a).map(|v| ev.per_step(v.into_matrix().first())))
             .collect::<Result<_, _>>()?;
         let (start, interval) = (ev.start, ev.interval);
         let mut out = Vec::with_capacity(input.len());
@@ -223,7 +223,7 @@ pub(crate) fn eval_call(ev: &mut Ev, call: &Call) -> Result<Vec<Series>, QueryEr
                 if a.value_type() == ValueType::String {
                     inputs.push(Vec::new());
                 } else {
-                    inputs.push(ev.eval(a)?.into_matrix_pub());
+                    inputs.push(ev.eval(a)?.into_matrix());
                 }
             }
             let args_owned: Vec<Expr> = args.iter().map(|a| (*a).clone()).collect();
@@ -243,7 +243,7 @@ fn range_call(ev: &mut Ev, name: &str, args: &[&Expr], idx: usize) -> Result<Vec
         if i == idx {
             continue;
         }
-        let m = ev.eval(a)?.into_matrix_pub();
+        let m = ev.eval(a)?.into_matrix();
         let mut per_step = vec![f64::NAN; steps];
         if let Some(s) = m.first() {
             for (t, v) in &s.points {
@@ -1054,7 +1054,7 @@ fn vector_fn(
                         ));
                     }
                     let mut lbls: Vec<Label> = labels.iter().cloned().collect();
-                    set_or_remove(&mut lbls, &label, &format_openmetrics_float(q));
+                    set_label(&mut lbls, &label, Some(&format_openmetrics_float(q)));
                     out.push(Sample {
                         labels: Arc::new(Labels::from_sorted_unchecked(lbls)),
                         t: ts,
@@ -1308,22 +1308,28 @@ fn label_replace(ev: &mut Ev, args: &[&Expr]) -> Result<Vec<Series>, QueryError>
     if !crate::aggregate::valid_label_name(&dst) {
         return Err(QueryError::Execution(format!("invalid destination label name in label_replace(): {dst}")));
     }
-    let template = go_template_to_rust(&repl);
-    let mut mat = ev.eval(args[0])?.into_matrix_pub();
+    let mut mat = ev.eval(args[0])?.into_matrix();
     for s in &mut mat {
         let src_val = s.labels.get(&src).unwrap_or("").to_string();
         if let Some(caps) = regex.captures(&src_val) {
             let mut res = String::new();
-            caps.expand(&template, &mut res);
-            let mut lbls: Vec<Label> = s.labels.iter().cloned().collect();
-            set_or_remove(&mut lbls, &dst, &res);
-            s.labels = Arc::new(Labels::from_sorted_unchecked(lbls));
-            if dst == "__name__" {
-                s.drop_name = false;
-            }
+            // Go's regexp.Expand syntax ($1, ${1}, $name, $$) is the regex crate's too.
+            caps.expand(&repl, &mut res);
+            relabel(s, &dst, &res);
         }
     }
     merge_same_labelset(mat)
+}
+
+/// Sets (or, with an empty value, removes) label `dst` of a series for `label_replace`/`label_join`; writing the
+/// name keeps it, as in Prometheus.
+fn relabel(s: &mut Series, dst: &str, value: &str) {
+    let mut lbls: Vec<Label> = s.labels.iter().cloned().collect();
+    set_label(&mut lbls, dst, Some(value));
+    s.labels = Arc::new(Labels::from_sorted_unchecked(lbls));
+    if dst == "__name__" {
+        s.drop_name = false;
+    }
 }
 
 fn label_join(ev: &mut Ev, args: &[&Expr]) -> Result<Vec<Series>, QueryError> {
@@ -1338,38 +1344,10 @@ fn label_join(ev: &mut Ev, args: &[&Expr]) -> Result<Vec<Series>, QueryError> {
     if !crate::aggregate::valid_label_name(&dst) {
         return Err(QueryError::Execution(format!("invalid destination label name in label_join(): {dst}")));
     }
-    let mut mat = ev.eval(args[0])?.into_matrix_pub();
+    let mut mat = ev.eval(args[0])?.into_matrix();
     for s in &mut mat {
         let joined = srcs.iter().map(|n| s.labels.get(n).unwrap_or("")).collect::<Vec<_>>().join(&sep);
-        let mut lbls: Vec<Label> = s.labels.iter().cloned().collect();
-        set_or_remove(&mut lbls, &dst, &joined);
-        s.labels = Arc::new(Labels::from_sorted_unchecked(lbls));
-        if dst == "__name__" {
-            s.drop_name = false;
-        }
+        relabel(s, &dst, &joined);
     }
     merge_same_labelset(mat)
-}
-
-fn set_or_remove(lbls: &mut Vec<Label>, name: &str, value: &str) {
-    match lbls.binary_search_by(|l| l.name.as_str().cmp(name)) {
-        Ok(i) => {
-            if value.is_empty() {
-                lbls.remove(i);
-            } else {
-                lbls[i].value = value.to_string();
-            }
-        }
-        Err(i) => {
-            if !value.is_empty() {
-                lbls.insert(i, Label::new(name, value));
-            }
-        }
-    }
-}
-
-/// Go's `regexp.Expand` template syntax (`$1`, `${1}`, `$name`, `$$`) as the regex crate understands it. The two
-/// are nearly identical; Go treats `$1x` as the group named `1x`, which the regex crate also does.
-fn go_template_to_rust(t: &str) -> String {
-    t.to_string()
 }

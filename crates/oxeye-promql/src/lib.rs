@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_label_name_is_refused() {
-        let reader = EmptyReader;
+        let reader = ManySeries(0);
         let err = Engine::default()
             .instant_query(&reader, r#"label_replace(vector(1), "\xff", "", "src", "(.*)")"#, 0)
             .unwrap_err();
@@ -306,7 +306,7 @@ mod tests {
         assert!(err.to_string().contains("invalid destination label name"), "{err}");
     }
 
-    /// `n` series `m{i="0".."n"}`, one sample a minute for an hour.
+    /// `n` series `m{i="0".."n"}`, one sample a minute for an hour (`ManySeries(0)` is an empty store).
     struct ManySeries(usize);
 
     impl MetricsReader for ManySeries {
@@ -418,48 +418,5 @@ mod tests {
         assert_eq!(m[0].points[0], (60_000, 0.2));
         let full: Vec<_> = m[0].points.iter().filter(|p| p.0 >= 360_000).collect();
         assert!(full.len() > 200 && full.iter().all(|p| (p.1 - 1.0).abs() < 1e-9), "{:?}", &full[..5]);
-    }
-
-    struct EmptyReader;
-
-    impl MetricsReader for EmptyReader {
-        fn select_series(
-            &self,
-            _: &oxeye_storage_api::SelectRequest,
-        ) -> Result<Vec<oxeye_storage_api::SeriesSamples>, oxeye_storage_api::ReadError> {
-            Ok(Vec::new())
-        }
-        fn series_labels(
-            &self,
-            _: &oxeye_storage_api::SelectRequest,
-        ) -> Result<Vec<oxeye_model::Labels>, oxeye_storage_api::ReadError> {
-            Ok(Vec::new())
-        }
-        fn label_names(
-            &self,
-            _: &oxeye_storage_api::SelectRequest,
-        ) -> Result<Vec<String>, oxeye_storage_api::ReadError> {
-            Ok(Vec::new())
-        }
-        fn label_values(
-            &self,
-            _: &str,
-            _: &oxeye_storage_api::SelectRequest,
-        ) -> Result<Vec<String>, oxeye_storage_api::ReadError> {
-            Ok(Vec::new())
-        }
-        fn select_exemplars(
-            &self,
-            _: &oxeye_storage_api::SelectRequest,
-        ) -> Result<Vec<oxeye_storage_api::SeriesExemplars>, oxeye_storage_api::ReadError> {
-            Ok(Vec::new())
-        }
-        fn metadata(
-            &self,
-            _: Option<&str>,
-            _: usize,
-        ) -> Result<Vec<oxeye_model::MetricMetadata>, oxeye_storage_api::ReadError> {
-            Ok(Vec::new())
-        }
     }
 }

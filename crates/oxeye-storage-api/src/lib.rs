@@ -5,8 +5,12 @@
 //! shape of Prometheus's `storage.Querier`). Filters travel as a [`SelectRequest`]; a store must honour the
 //! matchers and the time range exactly, and may use the `limit` hint to stop early.
 
+mod logs;
 mod matcher;
 
+pub use logs::{
+    Direction, LogFilterHints, LogRow, LogScanRequest, LogScanStats, LogSink, LogsReader, StreamRef, StreamVolume,
+};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 
 use oxeye_model::{Exemplar, Labels, MetricMetadata, Sample};

@@ -1,4 +1,4 @@
-//! Protocol decoders: bytes in, [`oxeye_model::WriteBatch`] out.
+//! Protocol decoders: bytes in, [`oxeye_model::WriteBatch`] or [`oxeye_model::LogBatch`] out.
 //!
 //! Each receiver lives in its own module with the same shape (a `mod.rs` that documents it, the decoder, tests).
 //! Nothing here touches storage: the API layer decodes a request with these functions and hands the batch to a
@@ -6,14 +6,23 @@
 //!
 //! Every decoder keeps the good part of a request: a series (or OTLP data point, or text line) that cannot be
 //! accepted is reported as an [`oxeye_model::Rejection`] (or, for text, a line error) next to the batch, and only a
-//! request that cannot be read at all fails with a [`DecodeError`].
+//! request that cannot be read at all fails with a [`DecodeError`]. Log decoders (`loki_push`, `otlp_logs`,
+//! `elasticsearch_bulk`) do the same with a [`DecodedLogs`] and [`LogRejection`]s.
 
+pub mod elasticsearch_bulk;
 mod error;
+pub mod log_level;
+mod log_streams;
+pub mod loki_push;
+pub mod otlp_logs;
 pub mod otlp_metrics;
 pub mod prometheus_text;
 pub mod remote_write;
 
 pub use error::DecodeError;
+pub use log_streams::{
+    DecodedLogs, LogRejectReason, LogRejection, SERVICE_NAME_LABEL, SERVICE_NAME_SOURCES, UNKNOWN_SERVICE,
+};
 
 use oxeye_model::{Rejection, WriteBatch};
 

@@ -204,7 +204,7 @@ fn numeric_string_to_number(field: &mut Value, parse: impl Fn(&str) -> Option<Va
 }
 
 /// `time_unix_nano` → `timeUnixNano`; names already in lowerCamelCase are returned unchanged.
-fn lower_camel_case(key: &str) -> String {
+pub(crate) fn lower_camel_case(key: &str) -> String {
     if !key.contains('_') {
         return key.to_string();
     }

@@ -22,11 +22,11 @@
 //! [`DeltaToCumulative`] state (Prometheus needs a feature flag and the Collector's processor for that), so their
 //! metadata type is counter / histogram rather than Prometheus's "unknown" for raw deltas.
 
-mod attribute_value;
+pub(crate) mod attribute_value;
 mod config;
-mod decode;
+pub(crate) mod decode;
 mod delta;
-mod names;
+pub(crate) mod names;
 mod points;
 #[cfg(test)]
 mod tests;

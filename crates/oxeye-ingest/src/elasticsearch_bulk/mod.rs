@@ -1,0 +1,1 @@
+//! Elasticsearch bulk API as VictoriaLogs accepts it (in progress).

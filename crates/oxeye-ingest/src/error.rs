@@ -21,4 +21,10 @@ pub enum DecodeError {
     /// One line of a Prometheus text exposition could not be parsed (1-based line number).
     #[error("line {line}: {message}")]
     TextLine { line: usize, message: String },
+    /// A line of an Elasticsearch bulk body breaks the action/document structure (1-based line number).
+    #[error("bulk line {line}: {message}")]
+    BulkLine { line: usize, message: String },
+    /// An ingestion parameter (query string or header) is malformed.
+    #[error("invalid parameter {name:?}: {message}")]
+    InvalidParameter { name: String, message: String },
 }

@@ -1,0 +1,73 @@
+//! Immutable block files: a tenant's log entries for a time span, stream by stream, in compressed columns.
+//!
+//! A block holds whole streams sorted by labels; each stream's rows, sorted by time, are split into pages of at
+//! most [`PAGE_MAX_ROWS`] rows or [`PAGE_MAX_LINE_BYTES`] of line text. A page stores four zstd-compressed
+//! columns — timestamps (delta-encoded), line lengths, line text, structured metadata — and a token bloom filter,
+//! so a query reads only the columns it needs of the pages whose time bounds and filter can match. The index (at
+//! the end of the file) lists streams and pages and is loaded into memory on open; columns are read through a
+//! memory map. Byte layout: `docs/formats/logs-block.md`.
+
+mod bloom;
+pub(crate) mod reader;
+mod writer;
+
+pub(crate) use reader::Block;
+pub(crate) use writer::BlockWriter;
+
+/// First bytes of a block file, and last-but-four of its footer.
+pub(crate) const BLOCK_MAGIC: [u8; 4] = *b"OXLB";
+/// The block format version written by this code.
+pub(crate) const BLOCK_FORMAT_VERSION: u8 = 1;
+/// Magic (4) + version (1) + reserved (3).
+pub(crate) const BLOCK_HEADER_LEN: usize = 8;
+/// index offset u64 + index length u32 + index crc32c u32 + magic (4) + version (1) + reserved (3).
+pub(crate) const BLOCK_FOOTER_LEN: usize = 24;
+
+/// A page is closed after this many rows…
+pub(crate) const PAGE_MAX_ROWS: usize = 65_536;
+/// …or once its line text reaches this many bytes.
+pub(crate) const PAGE_MAX_LINE_BYTES: usize = 2 << 20;
+
+/// zstd level for columns. Blocks are written off the ingest path, so a level above the default pays.
+pub(crate) const ZSTD_LEVEL: i32 = 5;
+
+/// Where a compressed column lives in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ColumnRef {
+    pub offset: u64,
+    pub compressed_len: u32,
+    pub raw_len: u32,
+}
+
+/// A page of one stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PageMeta {
+    pub min_ns: i64,
+    pub max_ns: i64,
+    pub rows: u32,
+    pub timestamps: ColumnRef,
+    pub line_lengths: ColumnRef,
+    pub lines: ColumnRef,
+    /// `raw_len == 0` when no row of the page has structured metadata.
+    pub metadata: ColumnRef,
+    /// Uncompressed bloom filter (offset, length).
+    pub bloom_offset: u64,
+    pub bloom_len: u32,
+}
+
+/// A stream of the block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StreamMeta {
+    pub labels: oxeye_model::Labels,
+    pub id: u64,
+    pub min_ns: i64,
+    pub max_ns: i64,
+    pub entries: u64,
+    /// Uncompressed line and metadata bytes.
+    pub raw_bytes: u64,
+    pub first_page: u32,
+    pub page_count: u32,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,359 @@
+//! Reading a block: the index in memory, columns through a memory map, pages skipped by time and bloom filter.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+use oxeye_codec::varint::{get_str, get_uvarint, get_varint};
+use oxeye_model::{Label, Labels};
+use oxeye_storage_api::{LogRow, LogScanRequest, LogScanStats, LogSink, Matcher, StreamRef};
+
+use super::bloom::TokenBloom;
+use super::{BLOCK_FOOTER_LEN, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PageMeta, StreamMeta};
+use crate::LogsError;
+use crate::head::decode_metadata;
+use crate::tokens::{hash_bytes, pair_hash, whole_tokens_of_substring};
+
+/// An open block file.
+#[derive(Debug)]
+pub(crate) struct Block {
+    pub path: PathBuf,
+    map: Mmap,
+    pub wal_through: u64,
+    pub streams: Vec<StreamMeta>,
+    pub pages: Vec<PageMeta>,
+    pub min_ns: i64,
+    pub max_ns: i64,
+    pub entries: u64,
+    pub raw_bytes: u64,
+}
+
+/// Buffers reused across the pages of a scan.
+#[derive(Default)]
+pub(crate) struct PageScratch {
+    timestamps: Vec<i64>,
+    line_lengths: Vec<u8>,
+    lines: Vec<u8>,
+    metadata: Vec<u8>,
+    decompressor: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+impl Block {
+    pub(crate) fn open(path: &Path) -> Result<Self, LogsError> {
+        let file = std::fs::File::open(path).map_err(|e| LogsError::io(path, e))?;
+        // SAFETY: block files are immutable once renamed into place, and only this process writes the data
+        // directory; a file is unlinked (never truncated) when it is deleted, so the mapping stays valid.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| LogsError::io(path, e))?;
+        let corrupt = |reason: &str| LogsError::Corrupt { path: path.to_path_buf(), reason: reason.to_string() };
+        if map.len() < BLOCK_HEADER_LEN + BLOCK_FOOTER_LEN || map[..4] != BLOCK_MAGIC {
+            return Err(corrupt("not a block file (bad magic or too short)"));
+        }
+        if map[4] != BLOCK_FORMAT_VERSION {
+            return Err(corrupt(&format!("unsupported block format version {}", map[4])));
+        }
+        let footer = &map[map.len() - BLOCK_FOOTER_LEN..];
+        if footer[16..20] != BLOCK_MAGIC {
+            return Err(corrupt("bad footer magic (incomplete file?)"));
+        }
+        let index_offset = u64::from_le_bytes(footer[0..8].try_into().unwrap_or([0; 8])) as usize;
+        let index_len = u32::from_le_bytes(footer[8..12].try_into().unwrap_or([0; 4])) as usize;
+        let index_crc = u32::from_le_bytes(footer[12..16].try_into().unwrap_or([0; 4]));
+        let index_end = index_offset.checked_add(index_len).filter(|end| *end <= map.len() - BLOCK_FOOTER_LEN);
+        let Some(index_end) = index_end else { return Err(corrupt("index outside the file")) };
+        let index = &map[index_offset..index_end];
+        if crc32c::crc32c(index) != index_crc {
+            return Err(corrupt("index checksum mismatch"));
+        }
+        let (wal_through, streams, pages) =
+            decode_index(index, index_offset as u64).ok_or_else(|| corrupt("malformed index"))?;
+        let min_ns = streams.iter().map(|s| s.min_ns).min().unwrap_or(i64::MAX);
+        let max_ns = streams.iter().map(|s| s.max_ns).max().unwrap_or(i64::MIN);
+        let entries = streams.iter().map(|s| s.entries).sum();
+        let raw_bytes = streams.iter().map(|s| s.raw_bytes).sum();
+        Ok(Self { path: path.to_path_buf(), map, wal_through, streams, pages, min_ns, max_ns, entries, raw_bytes })
+    }
+
+    /// Size of the file.
+    pub(crate) fn file_bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    pub(crate) fn overlaps(&self, start_ns: i64, end_ns: i64) -> bool {
+        self.min_ns < end_ns && self.max_ns >= start_ns
+    }
+
+    /// Streams matching every matcher (all if none) with data overlapping the range.
+    pub(crate) fn matching_streams<'a>(
+        &'a self,
+        matchers: &'a [Matcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> impl Iterator<Item = &'a StreamMeta> + 'a {
+        self.streams.iter().filter(move |stream| {
+            stream.min_ns < end_ns && stream.max_ns >= start_ns && matches_all(matchers, &stream.labels)
+        })
+    }
+
+    /// Hands the rows of matching streams in the range to `sink`.
+    pub(crate) fn scan(
+        &self,
+        request: &LogScanRequest,
+        sink: &mut dyn LogSink,
+        stats: &mut LogScanStats,
+        scratch: &mut PageScratch,
+    ) -> Result<ControlFlow<()>, LogsError> {
+        if request.matchers.is_empty() || !self.overlaps(request.start_ns, request.end_ns) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let token_hashes: Vec<u64> = request
+            .hints
+            .line_contains
+            .iter()
+            .flat_map(|needle| whole_tokens_of_substring(needle))
+            .map(|token| hash_bytes(token.as_bytes()))
+            .collect();
+        for stream in self.matching_streams(&request.matchers, request.start_ns, request.end_ns) {
+            let pair_hashes: Vec<u64> = request
+                .hints
+                .metadata_equals
+                .iter()
+                .filter(|(name, value)| stream.labels.get(name) != Some(value.as_str()))
+                .map(|(name, value)| pair_hash(name, value))
+                .collect();
+            let stream_ref = StreamRef { id: stream.id, labels: &stream.labels };
+            let pages = &self.pages[stream.first_page as usize..(stream.first_page + stream.page_count) as usize];
+            for page in pages {
+                if page.max_ns < request.start_ns || page.min_ns >= request.end_ns {
+                    stats.chunks_skipped += 1;
+                    continue;
+                }
+                if !token_hashes.is_empty() || !pair_hashes.is_empty() {
+                    let bloom = self.slice(page.bloom_offset, page.bloom_len as usize).and_then(TokenBloom::new);
+                    let Some(bloom) = bloom else { return Err(self.corrupt("bloom filter outside the file")) };
+                    if !token_hashes.iter().chain(&pair_hashes).all(|hash| bloom.may_contain(*hash)) {
+                        stats.chunks_skipped += 1;
+                        continue;
+                    }
+                }
+                stats.chunks_opened += 1;
+                self.load_page(page, scratch, stats)?;
+                let mut metadata_row: Vec<(&str, &str)> = Vec::new();
+                let Ok(lines) = std::str::from_utf8(&scratch.lines) else {
+                    return Err(self.corrupt("line column is not UTF-8"));
+                };
+                let mut length_pos = 0;
+                let mut line_start = 0;
+                let mut metadata_pos = 0;
+                for &timestamp_ns in &scratch.timestamps {
+                    let line_len = get_uvarint(&scratch.line_lengths, &mut length_pos)
+                        .map_err(|_| self.corrupt("line length column truncated"))?
+                        as usize;
+                    let line = lines
+                        .get(line_start..line_start + line_len)
+                        .ok_or_else(|| self.corrupt("line outside its column"))?;
+                    line_start += line_len;
+                    metadata_row.clear();
+                    if !scratch.metadata.is_empty() {
+                        let row_start = metadata_pos;
+                        skip_metadata(&scratch.metadata, &mut metadata_pos)
+                            .ok_or_else(|| self.corrupt("metadata column truncated"))?;
+                        decode_metadata(&scratch.metadata[row_start..metadata_pos], &mut metadata_row);
+                    }
+                    if timestamp_ns < request.start_ns || timestamp_ns >= request.end_ns {
+                        continue;
+                    }
+                    stats.decompressed_lines += 1;
+                    stats.decompressed_bytes += line_len as u64;
+                    stats.structured_metadata_bytes +=
+                        metadata_row.iter().map(|(name, value)| (name.len() + value.len()) as u64).sum::<u64>();
+                    let row = LogRow { timestamp_ns, line, metadata: &metadata_row };
+                    if sink.row(stream_ref, row).is_break() {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    fn load_page(&self, page: &PageMeta, scratch: &mut PageScratch, stats: &mut LogScanStats) -> Result<(), LogsError> {
+        if scratch.decompressor.is_none() {
+            scratch.decompressor = Some(zstd::bulk::Decompressor::new().map_err(|e| LogsError::io(&self.path, e))?);
+        }
+        let mut timestamps_raw = Vec::new();
+        self.decompress(page.timestamps, &mut timestamps_raw, scratch, stats)?;
+        let mut line_lengths = std::mem::take(&mut scratch.line_lengths);
+        self.decompress(page.line_lengths, &mut line_lengths, scratch, stats)?;
+        scratch.line_lengths = line_lengths;
+        let mut lines = std::mem::take(&mut scratch.lines);
+        self.decompress(page.lines, &mut lines, scratch, stats)?;
+        scratch.lines = lines;
+        let mut metadata = std::mem::take(&mut scratch.metadata);
+        if page.metadata.raw_len > 0 {
+            self.decompress(page.metadata, &mut metadata, scratch, stats)?;
+        } else {
+            metadata.clear();
+        }
+        scratch.metadata = metadata;
+
+        scratch.timestamps.clear();
+        let mut pos = 0;
+        let mut previous = 0i64;
+        for row in 0..page.rows {
+            let value = if row == 0 {
+                get_varint(&timestamps_raw, &mut pos).map_err(|_| self.corrupt("timestamp column truncated"))?
+            } else {
+                let delta =
+                    get_uvarint(&timestamps_raw, &mut pos).map_err(|_| self.corrupt("timestamp column truncated"))?;
+                previous.wrapping_add(delta as i64)
+            };
+            previous = value;
+            scratch.timestamps.push(value);
+        }
+        Ok(())
+    }
+
+    fn decompress(
+        &self,
+        column: ColumnRef,
+        out: &mut Vec<u8>,
+        scratch: &mut PageScratch,
+        stats: &mut LogScanStats,
+    ) -> Result<(), LogsError> {
+        let compressed = self
+            .slice(column.offset, column.compressed_len as usize)
+            .ok_or_else(|| self.corrupt("column outside the file"))?;
+        stats.compressed_bytes += compressed.len() as u64;
+        out.clear();
+        out.reserve(column.raw_len as usize);
+        let Some(decompressor) = scratch.decompressor.as_mut() else { unreachable!("BUG: decompressor not created") };
+        let written = decompressor.decompress_to_buffer(compressed, out).map_err(|e| LogsError::Corrupt {
+            path: self.path.clone(),
+            reason: format!("column at offset {} does not decompress: {e}", column.offset),
+        })?;
+        if written != column.raw_len as usize {
+            return Err(self.corrupt("column decompressed to an unexpected length"));
+        }
+        Ok(())
+    }
+
+    fn slice(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let start = usize::try_from(offset).ok()?;
+        self.map.get(start..start.checked_add(len)?)
+    }
+
+    fn corrupt(&self, reason: &str) -> LogsError {
+        LogsError::Corrupt { path: self.path.clone(), reason: reason.to_string() }
+    }
+
+    /// Reads every row of one stream (for compaction), in time order.
+    pub(crate) fn for_each_row(
+        &self,
+        stream: &StreamMeta,
+        scratch: &mut PageScratch,
+        mut visit: impl FnMut(i64, &str, &[(&str, &str)]) -> Result<(), LogsError>,
+    ) -> Result<(), LogsError> {
+        let mut stats = LogScanStats::default();
+        let pages = &self.pages[stream.first_page as usize..(stream.first_page + stream.page_count) as usize];
+        for page in pages {
+            self.load_page(page, scratch, &mut stats)?;
+            let mut metadata_row: Vec<(&str, &str)> = Vec::new();
+            let lines = std::str::from_utf8(&scratch.lines).map_err(|_| self.corrupt("line column is not UTF-8"))?;
+            let (mut length_pos, mut line_start, mut metadata_pos) = (0, 0, 0);
+            for &timestamp_ns in &scratch.timestamps {
+                let line_len = get_uvarint(&scratch.line_lengths, &mut length_pos)
+                    .map_err(|_| self.corrupt("line length column truncated"))? as usize;
+                let line = lines
+                    .get(line_start..line_start + line_len)
+                    .ok_or_else(|| self.corrupt("line outside its column"))?;
+                line_start += line_len;
+                metadata_row.clear();
+                if !scratch.metadata.is_empty() {
+                    let row_start = metadata_pos;
+                    skip_metadata(&scratch.metadata, &mut metadata_pos)
+                        .ok_or_else(|| self.corrupt("metadata column truncated"))?;
+                    decode_metadata(&scratch.metadata[row_start..metadata_pos], &mut metadata_row);
+                }
+                visit(timestamp_ns, line, &metadata_row)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Advances past one row's metadata (`count, (str, str)*`).
+fn skip_metadata(bytes: &[u8], pos: &mut usize) -> Option<()> {
+    let count = get_uvarint(bytes, pos).ok()?;
+    for _ in 0..count * 2 {
+        let len = get_uvarint(bytes, pos).ok()? as usize;
+        *pos = pos.checked_add(len).filter(|end| *end <= bytes.len())?;
+    }
+    Some(())
+}
+
+pub(crate) fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers.iter().all(|matcher| matcher.matches(labels.get(&matcher.name).unwrap_or("")))
+}
+
+fn decode_index(index: &[u8], index_offset: u64) -> Option<(u64, Vec<StreamMeta>, Vec<PageMeta>)> {
+    let mut pos = 0;
+    let wal_through = get_uvarint(index, &mut pos).ok()?;
+    let stream_count = get_uvarint(index, &mut pos).ok()? as usize;
+    let mut streams = Vec::with_capacity(stream_count.min(index.len()));
+    for _ in 0..stream_count {
+        let label_count = get_uvarint(index, &mut pos).ok()? as usize;
+        let mut labels = Vec::with_capacity(label_count.min(index.len()));
+        for _ in 0..label_count {
+            let name = get_str(index, &mut pos).ok()?;
+            let value = get_str(index, &mut pos).ok()?;
+            labels.push(Label::new(name, value));
+        }
+        if !labels.windows(2).all(|pair| pair[0].name < pair[1].name) {
+            return None;
+        }
+        let id = u64::from_le_bytes(index.get(pos..pos + 8)?.try_into().ok()?);
+        pos += 8;
+        streams.push(StreamMeta {
+            labels: Labels::from_sorted_unchecked(labels),
+            id,
+            min_ns: get_varint(index, &mut pos).ok()?,
+            max_ns: get_varint(index, &mut pos).ok()?,
+            entries: get_uvarint(index, &mut pos).ok()?,
+            raw_bytes: get_uvarint(index, &mut pos).ok()?,
+            first_page: u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?,
+            page_count: u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?,
+        });
+    }
+    let page_count = get_uvarint(index, &mut pos).ok()? as usize;
+    let mut pages = Vec::with_capacity(page_count.min(index.len()));
+    for _ in 0..page_count {
+        let min_ns = get_varint(index, &mut pos).ok()?;
+        let max_ns = get_varint(index, &mut pos).ok()?;
+        let rows = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
+        let mut columns = [ColumnRef::default(); 4];
+        for column in &mut columns {
+            column.offset = get_uvarint(index, &mut pos).ok()?;
+            column.compressed_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
+            column.raw_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
+            if column.offset.checked_add(column.compressed_len as u64)? > index_offset {
+                return None;
+            }
+        }
+        let bloom_offset = get_uvarint(index, &mut pos).ok()?;
+        let bloom_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
+        let [timestamps, line_lengths, lines, metadata] = columns;
+        pages.push(PageMeta {
+            min_ns,
+            max_ns,
+            rows,
+            timestamps,
+            line_lengths,
+            lines,
+            metadata,
+            bloom_offset,
+            bloom_len,
+        });
+    }
+    let pages_ok = streams.iter().all(|s| (s.first_page as usize + s.page_count as usize) <= pages.len());
+    (pos == index.len() && pages_ok).then_some((wal_through, streams, pages))
+}

@@ -1,0 +1,118 @@
+use std::ops::ControlFlow;
+
+use oxeye_model::Labels;
+use oxeye_storage_api::{Direction, LogFilterHints, LogRow, LogScanRequest, LogScanStats, Matcher, StreamRef};
+
+use super::reader::PageScratch;
+use super::{Block, BlockWriter, PAGE_MAX_ROWS};
+
+type Row = (String, i64, String, Vec<(String, String)>);
+
+fn scan(block: &Block, request: &LogScanRequest) -> (Vec<Row>, LogScanStats) {
+    let mut rows = Vec::new();
+    let mut stats = LogScanStats::default();
+    let mut sink = |stream: StreamRef<'_>, row: LogRow<'_>| {
+        let metadata = row.metadata.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        rows.push((stream.labels.to_string(), row.timestamp_ns, row.line.to_string(), metadata));
+        ControlFlow::Continue(())
+    };
+    let flow = block.scan(request, &mut sink, &mut stats, &mut PageScratch::default()).expect("scan");
+    assert!(flow.is_continue());
+    (rows, stats)
+}
+
+fn request(matchers: Vec<Matcher>, start_ns: i64, end_ns: i64, hints: LogFilterHints) -> LogScanRequest {
+    LogScanRequest { matchers, start_ns, end_ns, direction: Direction::Forward, hints }
+}
+
+fn write_sample_block(dir: &std::path::Path) -> Block {
+    let path = dir.join("0000000000000001.olb");
+    let mut writer = BlockWriter::create(&path).unwrap();
+    writer.begin_stream(&Labels::from_pairs([("app", "api")]).unwrap()).unwrap();
+    // Enough rows for two pages, so page skipping is observable.
+    for i in 0..(PAGE_MAX_ROWS as i64 + 10) {
+        let line = if i == 5 { "GET /users/needle-token 200".to_string() } else { format!("GET /items/{i} 200") };
+        let metadata: &[(&str, &str)] = if i == 7 { &[("trace_id", "abc123")] } else { &[] };
+        writer.push_row(1_000 + i, &line, metadata).unwrap();
+    }
+    writer.begin_stream(&Labels::from_pairs([("app", "db")]).unwrap()).unwrap();
+    writer.push_row(500, "slow query ü", &[("user", "x"), ("trace_id", "def")]).unwrap();
+    let path = writer.finish(42).unwrap();
+    Block::open(&path).unwrap()
+}
+
+#[test]
+fn rows_come_back_exactly_with_matchers_and_time_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = write_sample_block(dir.path());
+    assert_eq!(block.wal_through, 42);
+    assert_eq!((block.min_ns, block.max_ns), (500, 1_000 + PAGE_MAX_ROWS as i64 + 9));
+    assert_eq!(block.streams.len(), 2);
+    assert_eq!(block.streams[0].page_count, 2);
+
+    let (rows, _) = scan(&block, &request(vec![Matcher::equal("app", "db")], 0, i64::MAX, LogFilterHints::default()));
+    assert_eq!(
+        rows,
+        vec![(
+            r#"{app="db"}"#.to_string(),
+            500,
+            "slow query ü".to_string(),
+            vec![("user".into(), "x".into()), ("trace_id".into(), "def".into())]
+        )]
+    );
+
+    // Start inclusive, end exclusive.
+    let (rows, _) = scan(&block, &request(vec![Matcher::equal("app", "api")], 1_005, 1_008, LogFilterHints::default()));
+    let got: Vec<(i64, &str)> = rows.iter().map(|r| (r.1, r.2.as_str())).collect();
+    assert_eq!(got, [(1_005, "GET /users/needle-token 200"), (1_006, "GET /items/6 200"), (1_007, "GET /items/7 200")]);
+    assert_eq!(rows[2].3, vec![("trace_id".to_string(), "abc123".to_string())]);
+
+    let regex = Matcher::regex("app", "a.*|d.*").unwrap();
+    let (rows, _) = scan(&block, &request(vec![regex], 0, 1_001, LogFilterHints::default()));
+    assert_eq!(rows.len(), 2);
+}
+
+#[test]
+fn bloom_filters_skip_pages_that_cannot_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = write_sample_block(dir.path());
+    let api = || vec![Matcher::equal("app", "api")];
+    // "users" is a whole token of the needle; only the first page has it.
+    let hints = LogFilterHints { line_contains: vec!["/users/".into()], ..LogFilterHints::default() };
+    let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!(stats.chunks_opened, 1);
+    assert_eq!(stats.chunks_skipped, 1);
+    assert!(rows.iter().any(|r| r.2 == "GET /users/needle-token 200"));
+
+    let hints = LogFilterHints { line_contains: vec![" nowhere ".into()], ..LogFilterHints::default() };
+    let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert!(rows.is_empty());
+    assert_eq!(stats.chunks_opened, 0);
+
+    let hints = LogFilterHints { metadata_equals: vec![("trace_id".into(), "abc123".into())], ..Default::default() };
+    let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!(stats.chunks_opened, 1);
+    assert!(rows.iter().any(|r| r.1 == 1_007));
+
+    // A hint satisfied by the stream's own labels never skips.
+    let hints = LogFilterHints { metadata_equals: vec![("app".into(), "api".into())], ..Default::default() };
+    let (_, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!(stats.chunks_opened, 2);
+}
+
+#[test]
+fn damaged_files_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = write_sample_block(dir.path());
+    let path = block.path.clone();
+    drop(block);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    bytes[len - 30] ^= 0xff; // inside the index
+    std::fs::write(&path, &bytes).unwrap();
+    let error = Block::open(&path).unwrap_err().to_string();
+    assert!(error.contains("index checksum mismatch"), "{error}");
+    std::fs::write(&path, &bytes[..len - 3]).unwrap();
+    let error = Block::open(&path).unwrap_err().to_string();
+    assert!(error.contains("footer"), "{error}");
+}

@@ -1,0 +1,254 @@
+//! Writing a block: streams in label order, rows in time order, pages of compressed columns.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use oxeye_codec::varint::{put_bytes, put_uvarint, put_varint};
+use oxeye_model::Labels;
+
+use super::bloom::TokenBloomBuilder;
+use super::{
+    BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PAGE_MAX_LINE_BYTES, PAGE_MAX_ROWS, PageMeta,
+    StreamMeta, ZSTD_LEVEL,
+};
+use crate::LogsError;
+use crate::head::stream_id;
+use crate::tokens::{for_each_token_hash, pair_hash};
+
+/// Columns of the page being filled.
+#[derive(Default)]
+struct PageBuffer {
+    rows: u32,
+    min_ns: i64,
+    max_ns: i64,
+    previous_ns: i64,
+    timestamps: Vec<u8>,
+    line_lengths: Vec<u8>,
+    lines: Vec<u8>,
+    metadata: Vec<u8>,
+    has_metadata: bool,
+    bloom_keys: Vec<u64>,
+}
+
+/// Writes one block file. Call [`BlockWriter::begin_stream`] for each stream in ascending label order, push its
+/// rows in non-decreasing time order, and [`BlockWriter::finish`] at the end; the file appears under its final
+/// name only then (written as `*.tmp`, fsynced, renamed).
+pub(crate) struct BlockWriter {
+    temporary_path: PathBuf,
+    final_path: PathBuf,
+    out: BufWriter<File>,
+    offset: u64,
+    streams: Vec<StreamMeta>,
+    pages: Vec<PageMeta>,
+    page: PageBuffer,
+    compressor: zstd::bulk::Compressor<'static>,
+    scratch: Vec<u8>,
+}
+
+impl BlockWriter {
+    pub(crate) fn create(final_path: &Path) -> Result<Self, LogsError> {
+        let temporary_path = final_path.with_extension("tmp");
+        let file = File::create(&temporary_path).map_err(|e| LogsError::io(&temporary_path, e))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut header = [0u8; BLOCK_HEADER_LEN];
+        header[..4].copy_from_slice(&BLOCK_MAGIC);
+        header[4] = BLOCK_FORMAT_VERSION;
+        out.write_all(&header).map_err(|e| LogsError::io(&temporary_path, e))?;
+        let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| LogsError::io(&temporary_path, e))?;
+        compressor.include_checksum(true).map_err(|e| LogsError::io(&temporary_path, e))?;
+        Ok(Self {
+            temporary_path,
+            final_path: final_path.to_path_buf(),
+            out,
+            offset: BLOCK_HEADER_LEN as u64,
+            streams: Vec::new(),
+            pages: Vec::new(),
+            page: PageBuffer::default(),
+            compressor,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Starts a stream; the previous one is closed.
+    pub(crate) fn begin_stream(&mut self, labels: &Labels) -> Result<(), LogsError> {
+        self.flush_page()?;
+        debug_assert!(self.streams.last().is_none_or(|last| last.labels < *labels), "BUG: streams out of order");
+        self.streams.push(StreamMeta {
+            labels: labels.clone(),
+            id: stream_id(labels),
+            min_ns: i64::MAX,
+            max_ns: i64::MIN,
+            entries: 0,
+            raw_bytes: 0,
+            first_page: self.pages.len() as u32,
+            page_count: 0,
+        });
+        Ok(())
+    }
+
+    /// Adds a row to the current stream. Timestamps must not decrease within a stream.
+    pub(crate) fn push_row(
+        &mut self,
+        timestamp_ns: i64,
+        line: &str,
+        metadata: &[(&str, &str)],
+    ) -> Result<(), LogsError> {
+        let Some(stream) = self.streams.last_mut() else { unreachable!("BUG: push_row before begin_stream") };
+        stream.min_ns = stream.min_ns.min(timestamp_ns);
+        stream.max_ns = stream.max_ns.max(timestamp_ns);
+        stream.entries += 1;
+        stream.raw_bytes +=
+            (line.len() + metadata.iter().map(|(name, value)| name.len() + value.len()).sum::<usize>()) as u64;
+
+        let page = &mut self.page;
+        if page.rows == 0 {
+            page.min_ns = timestamp_ns;
+            put_varint(&mut page.timestamps, timestamp_ns);
+        } else {
+            debug_assert!(timestamp_ns >= page.previous_ns, "BUG: rows out of order");
+            put_uvarint(&mut page.timestamps, timestamp_ns.wrapping_sub(page.previous_ns) as u64);
+        }
+        page.previous_ns = timestamp_ns;
+        page.max_ns = timestamp_ns;
+        page.rows += 1;
+        put_uvarint(&mut page.line_lengths, line.len() as u64);
+        page.lines.extend_from_slice(line.as_bytes());
+        for_each_token_hash(line.as_bytes(), |hash| page.bloom_keys.push(hash));
+        put_uvarint(&mut page.metadata, metadata.len() as u64);
+        for (name, value) in metadata {
+            page.has_metadata = true;
+            put_bytes(&mut page.metadata, name.as_bytes());
+            put_bytes(&mut page.metadata, value.as_bytes());
+            page.bloom_keys.push(pair_hash(name, value));
+        }
+        if page.rows as usize >= PAGE_MAX_ROWS || page.lines.len() >= PAGE_MAX_LINE_BYTES {
+            self.flush_page()?;
+        }
+        Ok(())
+    }
+
+    fn flush_page(&mut self) -> Result<(), LogsError> {
+        if self.page.rows == 0 {
+            return Ok(());
+        }
+        let mut page = std::mem::take(&mut self.page);
+        let timestamps = self.write_column(&page.timestamps)?;
+        let line_lengths = self.write_column(&page.line_lengths)?;
+        let lines = self.write_column(&page.lines)?;
+        let metadata = if page.has_metadata { self.write_column(&page.metadata)? } else { ColumnRef::default() };
+        page.bloom_keys.sort_unstable();
+        page.bloom_keys.dedup();
+        let mut bloom = TokenBloomBuilder::with_keys(page.bloom_keys.len());
+        for hash in &page.bloom_keys {
+            bloom.insert(*hash);
+        }
+        self.scratch.clear();
+        bloom.encode(&mut self.scratch);
+        let bloom_offset = self.offset;
+        let bloom_len = self.scratch.len() as u32;
+        let scratch = std::mem::take(&mut self.scratch);
+        self.write_raw(&scratch)?;
+        self.scratch = scratch;
+        self.pages.push(PageMeta {
+            min_ns: page.min_ns,
+            max_ns: page.max_ns,
+            rows: page.rows,
+            timestamps,
+            line_lengths,
+            lines,
+            metadata,
+            bloom_offset,
+            bloom_len,
+        });
+        if let Some(stream) = self.streams.last_mut() {
+            stream.page_count += 1;
+        }
+        // Keep the buffers' capacity for the next page.
+        page.timestamps.clear();
+        page.line_lengths.clear();
+        page.lines.clear();
+        page.metadata.clear();
+        page.bloom_keys.clear();
+        self.page = PageBuffer {
+            timestamps: page.timestamps,
+            line_lengths: page.line_lengths,
+            lines: page.lines,
+            metadata: page.metadata,
+            bloom_keys: page.bloom_keys,
+            ..PageBuffer::default()
+        };
+        Ok(())
+    }
+
+    fn write_column(&mut self, raw: &[u8]) -> Result<ColumnRef, LogsError> {
+        let compressed = self.compressor.compress(raw).map_err(|e| LogsError::io(&self.temporary_path, e))?;
+        let column =
+            ColumnRef { offset: self.offset, compressed_len: compressed.len() as u32, raw_len: raw.len() as u32 };
+        self.write_raw(&compressed)?;
+        Ok(column)
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<(), LogsError> {
+        self.out.write_all(bytes).map_err(|e| LogsError::io(&self.temporary_path, e))?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the index and footer, fsyncs and renames the file into place; returns its final path.
+    pub(crate) fn finish(mut self, wal_through: u64) -> Result<PathBuf, LogsError> {
+        self.flush_page()?;
+        let mut index = Vec::new();
+        encode_index(&mut index, wal_through, &self.streams, &self.pages);
+        let index_offset = self.offset;
+        self.write_raw(&index)?;
+        let mut footer = Vec::with_capacity(super::BLOCK_FOOTER_LEN);
+        footer.extend_from_slice(&index_offset.to_le_bytes());
+        footer.extend_from_slice(&(index.len() as u32).to_le_bytes());
+        footer.extend_from_slice(&crc32c::crc32c(&index).to_le_bytes());
+        footer.extend_from_slice(&BLOCK_MAGIC);
+        footer.extend_from_slice(&[BLOCK_FORMAT_VERSION, 0, 0, 0]);
+        self.write_raw(&footer)?;
+        let file = self.out.into_inner().map_err(|e| LogsError::io(&self.temporary_path, e.into_error()))?;
+        file.sync_all().map_err(|e| LogsError::io(&self.temporary_path, e))?;
+        drop(file);
+        std::fs::rename(&self.temporary_path, &self.final_path).map_err(|e| LogsError::io(&self.final_path, e))?;
+        if let Some(dir) = self.final_path.parent() {
+            crate::files::sync_dir(dir)?;
+        }
+        Ok(self.final_path)
+    }
+}
+
+/// The index: `uvarint wal_through | uvarint streams | stream* | uvarint pages | page*` (see the format doc).
+fn encode_index(dst: &mut Vec<u8>, wal_through: u64, streams: &[StreamMeta], pages: &[PageMeta]) {
+    put_uvarint(dst, wal_through);
+    put_uvarint(dst, streams.len() as u64);
+    for stream in streams {
+        put_uvarint(dst, stream.labels.len() as u64);
+        for label in stream.labels.iter() {
+            put_bytes(dst, label.name.as_bytes());
+            put_bytes(dst, label.value.as_bytes());
+        }
+        dst.extend_from_slice(&stream.id.to_le_bytes());
+        put_varint(dst, stream.min_ns);
+        put_varint(dst, stream.max_ns);
+        put_uvarint(dst, stream.entries);
+        put_uvarint(dst, stream.raw_bytes);
+        put_uvarint(dst, stream.first_page as u64);
+        put_uvarint(dst, stream.page_count as u64);
+    }
+    put_uvarint(dst, pages.len() as u64);
+    for page in pages {
+        put_varint(dst, page.min_ns);
+        put_varint(dst, page.max_ns);
+        put_uvarint(dst, page.rows as u64);
+        for column in [&page.timestamps, &page.line_lengths, &page.lines, &page.metadata] {
+            put_uvarint(dst, column.offset);
+            put_uvarint(dst, column.compressed_len as u64);
+            put_uvarint(dst, column.raw_len as u64);
+        }
+        put_uvarint(dst, page.bloom_offset);
+        put_uvarint(dst, page.bloom_len as u64);
+    }
+}

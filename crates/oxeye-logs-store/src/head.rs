@@ -1,0 +1,188 @@
+//! The in-memory head: every stream's recent entries, until they are cut into a block.
+//!
+//! Each stream keeps its entries in arrival order in one byte arena (line, then structured metadata encoded as
+//! varint-prefixed strings) with a small fixed-size row per entry, so an entry costs one arena append and no
+//! allocation of its own. Entries may arrive out of order; rows are sorted when the head is cut. An entry equal
+//! to the stream's previous one (timestamp and line) is dropped, as Loki does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use oxeye_codec::varint::{get_uvarint, put_uvarint};
+use oxeye_model::{Labels, LogEntry};
+
+use crate::tokens::hash_bytes;
+
+/// One entry's place in its stream's arena.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeadRow {
+    pub timestamp_ns: i64,
+    pub offset: u32,
+    pub line_len: u32,
+    pub metadata_len: u32,
+}
+
+/// A stream's entries in the head.
+#[derive(Debug)]
+pub(crate) struct HeadStream {
+    pub labels: Arc<Labels>,
+    pub id: u64,
+    pub rows: Vec<HeadRow>,
+    pub arena: Vec<u8>,
+    pub min_ns: i64,
+    pub max_ns: i64,
+    /// Line and metadata bytes as received.
+    pub raw_bytes: u64,
+}
+
+impl HeadStream {
+    fn new(labels: Arc<Labels>) -> Self {
+        let id = stream_id(&labels);
+        Self { labels, id, rows: Vec::new(), arena: Vec::new(), min_ns: i64::MAX, max_ns: i64::MIN, raw_bytes: 0 }
+    }
+
+    /// Appends an entry unless it repeats the previous one; returns whether it was added.
+    fn push(&mut self, entry: &LogEntry) -> bool {
+        if let Some(last) = self.rows.last()
+            && last.timestamp_ns == entry.timestamp_ns
+            && self.line(last).as_bytes() == entry.line.as_bytes()
+        {
+            return false;
+        }
+        let offset = self.arena.len() as u32;
+        self.arena.extend_from_slice(entry.line.as_bytes());
+        let metadata_start = self.arena.len();
+        if !entry.metadata.is_empty() {
+            put_uvarint(&mut self.arena, entry.metadata.len() as u64);
+            for pair in &entry.metadata {
+                put_uvarint(&mut self.arena, pair.name.len() as u64);
+                self.arena.extend_from_slice(pair.name.as_bytes());
+                put_uvarint(&mut self.arena, pair.value.len() as u64);
+                self.arena.extend_from_slice(pair.value.as_bytes());
+            }
+        }
+        self.rows.push(HeadRow {
+            timestamp_ns: entry.timestamp_ns,
+            offset,
+            line_len: entry.line.len() as u32,
+            metadata_len: (self.arena.len() - metadata_start) as u32,
+        });
+        self.min_ns = self.min_ns.min(entry.timestamp_ns);
+        self.max_ns = self.max_ns.max(entry.timestamp_ns);
+        self.raw_bytes += entry.size_bytes() as u64;
+        true
+    }
+
+    pub(crate) fn line(&self, row: &HeadRow) -> &str {
+        let start = row.offset as usize;
+        // The arena only ever receives `&str` bytes at these offsets.
+        std::str::from_utf8(&self.arena[start..start + row.line_len as usize]).unwrap_or("")
+    }
+
+    /// Decodes a row's structured metadata into `out` (cleared first).
+    pub(crate) fn metadata<'a>(&'a self, row: &HeadRow, out: &mut Vec<(&'a str, &'a str)>) {
+        out.clear();
+        let start = row.offset as usize + row.line_len as usize;
+        decode_metadata(&self.arena[start..start + row.metadata_len as usize], out);
+    }
+}
+
+/// Decodes metadata encoded as `count, (len name, len value)*` into `out`; stops quietly at malformed bytes
+/// (head arenas are written by this module only).
+pub(crate) fn decode_metadata<'a>(bytes: &'a [u8], out: &mut Vec<(&'a str, &'a str)>) {
+    if bytes.is_empty() {
+        return;
+    }
+    let mut pos = 0;
+    let Ok(count) = get_uvarint(bytes, &mut pos) else { return };
+    for _ in 0..count {
+        let (Ok(name), Ok(value)) =
+            (oxeye_codec::varint::get_str(bytes, &mut pos), oxeye_codec::varint::get_str(bytes, &mut pos))
+        else {
+            return;
+        };
+        out.push((name, value));
+    }
+}
+
+/// A stream's stable identity within the store: a fixed hash of its labels.
+pub(crate) fn stream_id(labels: &Labels) -> u64 {
+    let mut key = Vec::with_capacity(64);
+    for label in labels.iter() {
+        key.extend_from_slice(label.name.as_bytes());
+        key.push(0xff);
+        key.extend_from_slice(label.value.as_bytes());
+        key.push(0xfe);
+    }
+    hash_bytes(&key)
+}
+
+/// The head of one tenant.
+#[derive(Debug, Default)]
+pub(crate) struct Head {
+    pub streams: Vec<HeadStream>,
+    index: HashMap<Arc<Labels>, usize>,
+    pub raw_bytes: u64,
+    pub entries: u64,
+    /// When the first entry arrived (wall clock, ns), for the age-based cut.
+    pub first_append_ns: Option<i64>,
+}
+
+impl Head {
+    pub(crate) fn stream_index(&self, labels: &Labels) -> Option<usize> {
+        self.index.get(labels).copied()
+    }
+
+    /// Appends entries to a stream (created if new); returns how many were added (duplicates are not).
+    pub(crate) fn append(&mut self, labels: &Labels, entries: &[LogEntry], now_ns: i64) -> usize {
+        let index = match self.index.get(labels) {
+            Some(index) => *index,
+            None => {
+                let shared = Arc::new(labels.clone());
+                self.streams.push(HeadStream::new(shared.clone()));
+                self.index.insert(shared, self.streams.len() - 1);
+                self.streams.len() - 1
+            }
+        };
+        let stream = &mut self.streams[index];
+        let before = stream.raw_bytes;
+        let added = entries.iter().filter(|entry| stream.push(entry)).count();
+        self.raw_bytes += stream.raw_bytes - before;
+        self.entries += added as u64;
+        if added > 0 && self.first_append_ns.is_none() {
+            self.first_append_ns = Some(now_ns);
+        }
+        added
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxeye_model::Label;
+
+    #[test]
+    fn entries_round_trip_through_the_arena_and_repeats_are_dropped() {
+        let labels = Labels::from_pairs([("app", "api")]).unwrap();
+        let mut head = Head::default();
+        let mut with_metadata = LogEntry::new(20, "second");
+        with_metadata.metadata = vec![Label::new("trace_id", "abc"), Label::new("user", "ü")];
+        let entries = [LogEntry::new(10, "first"), LogEntry::new(10, "first"), with_metadata, LogEntry::new(5, "")];
+        assert_eq!(head.append(&labels, &entries, 0), 3);
+        let stream = &head.streams[0];
+        let lines: Vec<&str> = stream.rows.iter().map(|row| stream.line(row)).collect();
+        assert_eq!(lines, ["first", "second", ""]);
+        let mut metadata = Vec::new();
+        stream.metadata(&stream.rows[1], &mut metadata);
+        assert_eq!(metadata, [("trace_id", "abc"), ("user", "ü")]);
+        stream.metadata(&stream.rows[0], &mut metadata);
+        assert!(metadata.is_empty());
+        assert_eq!((stream.min_ns, stream.max_ns), (5, 20));
+        assert_eq!(head.entries, 3);
+        assert_eq!(head.raw_bytes, 5 + 6 + 8 + 3 + 4 + 2);
+    }
+}

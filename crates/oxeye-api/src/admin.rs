@@ -23,10 +23,15 @@ pub async fn ready(State(state): State<ApiState>) -> Response {
     }
 }
 
-/// `POST /api/v1/admin/flush`: writes the tenant's head into blocks and compacts (oxeye's own endpoint, for
+/// `POST /api/v1/admin/flush`: writes the tenant's metrics and logs heads into blocks and compacts (oxeye's own endpoint, for
 /// backups and benchmarks; VictoriaMetrics' equivalent is `/internal/force_flush`). 204 when done.
 pub async fn flush(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let tenant = tenant_from_headers(&headers)?;
+    if let Some(logs) = state.logs.existing_tenant(&tenant) {
+        tokio::task::spawn_blocking(move || logs.maintain(oxeye_logs_store::now_ns(), true))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+    }
     let Some(db) = state.store.existing_tenant(&tenant) else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// A storage failure (500, Prometheus `internal`).
     #[error("{0}")]
     Internal(String),
+    /// An error of a Loki endpoint: Loki answers errors as plain text with the status alone saying what kind.
+    #[error("{1}")]
+    Loki(StatusCode, String),
 }
 
 /// The status Prometheus answers a canceled query with (`statusClientClosedConnection`).
@@ -57,6 +60,7 @@ impl ApiError {
                 StatusCode::from_u16(CLIENT_CLOSED_REQUEST).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Loki(status, _) => *status,
         }
     }
 
@@ -71,6 +75,7 @@ impl ApiError {
             ApiError::Timeout(_) => "timeout",
             ApiError::Canceled(_) => "canceled",
             ApiError::Internal(_) => "internal",
+            ApiError::Loki(..) => "loki",
         }
     }
 
@@ -82,6 +87,7 @@ impl ApiError {
                 | ApiError::TooManyRequests(_)
                 | ApiError::PayloadTooLarge(_)
                 | ApiError::UnsupportedMediaType(_)
+                | ApiError::Loki(..)
         )
     }
 }
@@ -124,5 +130,12 @@ impl From<oxeye_promql::QueryError> for ApiError {
 impl From<oxeye_storage_api::ReadError> for ApiError {
     fn from(error: oxeye_storage_api::ReadError) -> Self {
         ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<oxeye_logs_store::LogsError> for ApiError {
+    fn from(error: oxeye_logs_store::LogsError) -> Self {
+        tracing::error!(%error, "logs storage error");
+        ApiError::Loki(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
     }
 }

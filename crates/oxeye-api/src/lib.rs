@@ -11,7 +11,9 @@ mod body;
 mod empty_reader;
 mod error;
 mod exemplars;
+pub mod loki;
 mod otlp;
+mod otlp_logs;
 mod params;
 mod prom_json;
 mod prom_read;
@@ -63,6 +65,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/rules", get(rules::rules))
         .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/admin/flush", post(admin::flush))
+        .merge(loki::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), self_metrics::track_request))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

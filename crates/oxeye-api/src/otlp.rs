@@ -24,18 +24,18 @@ use crate::write::store_write;
 
 /// `google.rpc.Status`, the error body OTLP/HTTP uses.
 #[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
+pub(crate) struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub message: String,
 }
 
 /// gRPC status codes used in `google.rpc.Status`.
-const CODE_INVALID_ARGUMENT: i32 = 3;
-const CODE_RESOURCE_EXHAUSTED: i32 = 8;
-const CODE_INTERNAL: i32 = 13;
-const CODE_UNAVAILABLE: i32 = 14;
+pub(crate) const CODE_INVALID_ARGUMENT: i32 = 3;
+pub(crate) const CODE_RESOURCE_EXHAUSTED: i32 = 8;
+pub(crate) const CODE_INTERNAL: i32 = 13;
+pub(crate) const CODE_UNAVAILABLE: i32 = 14;
 
 enum Outcome {
     Ok(ExportMetricsServiceResponse),
@@ -87,39 +87,71 @@ async fn export(
     Outcome::Ok(ExportMetricsServiceResponse { partial_success })
 }
 
-/// `POST /v1/metrics`.
-pub async fn http_metrics(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    let is_json = crate::body::content_type(&headers) == "application/json";
-    let respond_error = |status: StatusCode, code: i32, message: String| -> Response {
-        if is_json {
-            (status, axum::Json(serde_json::json!({"code": code, "message": message}))).into_response()
-        } else {
-            (status, [("content-type", "application/x-protobuf")], RpcStatus { code, message }.encode_to_vec())
-                .into_response()
-        }
-    };
-    let content_type = crate::body::content_type(&headers);
+/// An OTLP/HTTP error: a `google.rpc.Status` in the request's encoding.
+pub(crate) fn error_response(is_json: bool, status: StatusCode, code: i32, message: String) -> Response {
+    if is_json {
+        (status, axum::Json(serde_json::json!({"code": code, "message": message}))).into_response()
+    } else {
+        (status, [("content-type", "application/x-protobuf")], RpcStatus { code, message }.encode_to_vec())
+            .into_response()
+    }
+}
+
+/// What every OTLP/HTTP export does before decoding: checks the media type, resolves the tenant, reserves the
+/// write budget and undoes `Content-Encoding`. Returns the tenant, the budget permit and the plain body, or the
+/// error response.
+pub(crate) fn accept_http_export(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(TenantId, tokio::sync::OwnedSemaphorePermit, Vec<u8>), Box<Response>> {
+    let content_type = crate::body::content_type(headers);
+    let is_json = content_type == "application/json";
     if !matches!(content_type.as_str(), "application/x-protobuf" | "application/protobuf" | "application/json") {
-        return respond_error(
+        return Err(Box::new(error_response(
+            is_json,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CODE_INVALID_ARGUMENT,
             format!("unsupported Content-Type {content_type:?}; use application/x-protobuf or application/json"),
-        );
+        )));
     }
-    let tenant = match crate::tenant::tenant_from_headers(&headers) {
-        Ok(tenant) => tenant,
-        Err(error) => return respond_error(StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, error.to_string()),
-    };
-    let Some(_budget) = state.reserve_write(body.len()) else {
-        return respond_error(
+    let tenant = crate::tenant::tenant_from_headers(headers).map_err(|error| {
+        Box::new(error_response(is_json, StatusCode::BAD_REQUEST, CODE_INVALID_ARGUMENT, error.to_string()))
+    })?;
+    let budget = state.reserve_write(body.len()).ok_or_else(|| {
+        Box::new(error_response(
+            is_json,
             StatusCode::TOO_MANY_REQUESTS,
             CODE_RESOURCE_EXHAUSTED,
             "too many write bytes in flight on this server, retry later".to_string(),
-        );
-    };
-    let body = match crate::body::decode_content_encoding(&headers, &body, state.config.max_decompressed_bytes) {
-        Ok(body) => body,
-        Err(error) => return respond_error(error.status(), CODE_INVALID_ARGUMENT, error.to_string()),
+        ))
+    })?;
+    let body = crate::body::decode_content_encoding(headers, body, state.config.max_decompressed_bytes)
+        .map_err(|error| Box::new(error_response(is_json, error.status(), CODE_INVALID_ARGUMENT, error.to_string())))?;
+    Ok((tenant, budget, body))
+}
+
+/// The tenant of a gRPC request (`x-scope-orgid` metadata), `InvalidArgument` when malformed.
+pub(crate) fn grpc_tenant<T>(request: &tonic::Request<T>) -> Result<TenantId, tonic::Status> {
+    match request.metadata().get(crate::tenant::TENANT_HEADER) {
+        None => Ok(TenantId::default_tenant()),
+        Some(value) => {
+            let text =
+                value.to_str().map_err(|_| tonic::Status::invalid_argument("x-scope-orgid is not valid ASCII"))?;
+            TenantId::new(text.trim())
+                .map_err(|e| tonic::Status::invalid_argument(format!("invalid x-scope-orgid: {e}")))
+        }
+    }
+}
+
+/// `POST /v1/metrics`.
+pub async fn http_metrics(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_json = crate::body::content_type(&headers) == "application/json";
+    let respond_error =
+        |status: StatusCode, code: i32, message: String| -> Response { error_response(is_json, status, code, message) };
+    let (tenant, _budget, body) = match accept_http_export(&state, &headers, &body) {
+        Ok(accepted) => accepted,
+        Err(response) => return *response,
     };
     let request = if is_json { decode_metrics_json(&body) } else { decode_metrics_protobuf(&body) };
     let request = match request {
@@ -156,15 +188,7 @@ impl MetricsService for GrpcMetrics {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let tenant = match request.metadata().get(crate::tenant::TENANT_HEADER) {
-            None => TenantId::default_tenant(),
-            Some(value) => {
-                let text =
-                    value.to_str().map_err(|_| tonic::Status::invalid_argument("x-scope-orgid is not valid ASCII"))?;
-                TenantId::new(text.trim())
-                    .map_err(|e| tonic::Status::invalid_argument(format!("invalid x-scope-orgid: {e}")))?
-            }
-        };
+        let tenant = grpc_tenant(&request)?;
         let started = std::time::Instant::now();
         let request = request.into_inner();
         let _budget = self.state.reserve_write(request.encoded_len()).ok_or_else(|| {
@@ -188,9 +212,11 @@ impl MetricsService for GrpcMetrics {
 /// The OTLP gRPC services, with gzip accepted and offered.
 pub fn grpc_routes(state: ApiState) -> tonic::service::Routes {
     let max_message = state.config.max_decompressed_bytes;
+    let state_for_logs = state.clone();
     let metrics = MetricsServiceServer::new(GrpcMetrics { state })
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
         .send_compressed(tonic::codec::CompressionEncoding::Gzip)
         .max_decoding_message_size(max_message);
-    tonic::service::Routes::new(metrics)
+    let logs = crate::otlp_logs::grpc_service(state_for_logs);
+    tonic::service::Routes::new(metrics).add_service(logs)
 }

@@ -45,6 +45,10 @@ pub struct SelfMetrics {
     requests: Mutex<BTreeMap<String, Histogram>>,
     /// tenant → samples loaded from storage by PromQL queries.
     query_samples: Mutex<BTreeMap<String, u64>>,
+    /// (tenant, protocol) → (log entries, log bytes) stored.
+    log_ingested: Mutex<BTreeMap<(String, &'static str), [u64; 2]>>,
+    /// (tenant, reason) → refused log entries.
+    log_rejected: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Queries waiting for an evaluation slot.
     queries_queued: AtomicI64,
     /// Queries evaluating.
@@ -81,6 +85,29 @@ impl SelfMetrics {
         }
         for rejection in &outcome.rejections {
             self.count_rejected(tenant, rejection.reason.as_str(), rejection.samples.max(1) as u64);
+        }
+    }
+
+    /// Counts a log push: what the store took and what the decoder or the store refused.
+    pub(crate) fn count_log_write(
+        &self,
+        tenant: &TenantId,
+        protocol: &'static str,
+        outcome: &oxeye_logs_store::AppendOutcome,
+        decode_rejections: &[oxeye_ingest::LogRejection],
+    ) {
+        {
+            let mut ingested = self.log_ingested.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = ingested.entry((tenant.to_string(), protocol)).or_default();
+            entry[0] += outcome.accepted_entries as u64;
+            entry[1] += outcome.accepted_bytes as u64;
+        }
+        let mut rejected = self.log_rejected.lock().unwrap_or_else(|p| p.into_inner());
+        for rejection in &outcome.rejections {
+            *rejected.entry((tenant.to_string(), rejection.reason.as_str())).or_default() += rejection.entries as u64;
+        }
+        for rejection in decode_rejections {
+            *rejected.entry((tenant.to_string(), rejection.reason.as_str())).or_default() += rejection.entries as u64;
         }
     }
 
@@ -139,11 +166,59 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// The log store's counters and gauges.
+fn render_logs(out: &mut String, metrics: &SelfMetrics, summaries: &[oxeye_logs_store::TenantLogsSummary]) {
+    {
+        let ingested = metrics.log_ingested.lock().unwrap_or_else(|p| p.into_inner());
+        for (index, (name, help)) in [
+            ("oxeye_log_entries_ingested_total", "Log entries stored, by tenant and protocol."),
+            ("oxeye_log_bytes_ingested_total", "Bytes of log lines and structured metadata stored."),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            header(out, name, "counter", help);
+            for ((tenant, protocol), values) in ingested.iter() {
+                let _ =
+                    writeln!(out, "{name}{{tenant=\"{}\",protocol=\"{protocol}\"}} {}", escape(tenant), values[index]);
+            }
+        }
+    }
+    {
+        let rejected = metrics.log_rejected.lock().unwrap_or_else(|p| p.into_inner());
+        header(out, "oxeye_rejected_log_entries_total", "counter", "Log entries refused, by tenant and reason.");
+        for ((tenant, reason), count) in rejected.iter() {
+            let _ = writeln!(
+                out,
+                "oxeye_rejected_log_entries_total{{tenant=\"{}\",reason=\"{reason}\"}} {count}",
+                escape(tenant)
+            );
+        }
+    }
+    type LogGauge = (&'static str, &'static str, fn(&oxeye_logs_store::TenantLogsSummary) -> f64);
+    let gauges: [LogGauge; 6] = [
+        ("oxeye_log_head_streams", "Log streams in the in-memory head.", |s| s.head_streams as f64),
+        ("oxeye_log_head_bytes", "Bytes of lines and metadata in the log head.", |s| s.head_bytes as f64),
+        ("oxeye_log_blocks", "Log blocks on disk.", |s| s.blocks as f64),
+        ("oxeye_log_block_bytes", "Bytes of log blocks on disk.", |s| s.block_bytes as f64),
+        ("oxeye_log_block_raw_bytes", "Uncompressed bytes of the entries in log blocks.", |s| s.block_raw_bytes as f64),
+        ("oxeye_log_wal_disk_bytes", "Bytes of log WAL files on disk.", |s| s.wal_bytes as f64),
+    ];
+    for (name, help, value) in gauges {
+        header(out, name, "gauge", help);
+        for summary in summaries {
+            let _ = writeln!(out, "{name}{{tenant=\"{}\"}} {}", escape(summary.tenant.as_str()), value(summary));
+        }
+    }
+}
+
 /// `GET /metrics`.
 pub async fn render(State(state): State<ApiState>) -> Response {
     let store = state.store.clone();
-    let summaries = tokio::task::spawn_blocking(move || (store.summaries(), store.all_tenants())).await;
-    let Ok((summaries, tenants)) = summaries else {
+    let logs = state.logs.clone();
+    let summaries =
+        tokio::task::spawn_blocking(move || (store.summaries(), store.all_tenants(), logs.summaries())).await;
+    let Ok((summaries, tenants, log_summaries)) = summaries else {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "metrics collection failed").into_response();
     };
     let mut out = String::with_capacity(8192);
@@ -248,6 +323,7 @@ pub async fn render(State(state): State<ApiState>) -> Response {
             db.wal().stats().fsync_nanos_max.load(Ordering::Relaxed) as f64 / 1e9
         );
     }
+    render_logs(&mut out, metrics, &log_summaries);
     {
         let requests = metrics.requests.lock().unwrap_or_else(|p| p.into_inner());
         header(

@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use oxeye_ingest::otlp_metrics::{DeltaToCumulative, OtlpMetricsConfig};
+use oxeye_logs_store::LogsStore;
 use oxeye_metrics_store::MetricsStore;
 use oxeye_model::TenantId;
 
 use crate::SelfMetrics;
+use crate::loki::TailHub;
 
 /// Request limits and receiver settings.
 #[derive(Clone, Debug)]
@@ -27,6 +29,23 @@ pub struct ApiConfig {
     pub query: QueryConfig,
     /// What `/api/v1/status/buildinfo` reports.
     pub build_info: BuildInfo,
+    /// LogQL limits.
+    pub logql: LogqlConfig,
+}
+
+/// Limits of the Loki query endpoints.
+#[derive(Clone, Debug)]
+pub struct LogqlConfig {
+    /// Longest a LogQL query may run (Loki's `query_timeout`, 1 m).
+    pub timeout: std::time::Duration,
+    /// Most entries a log query may return (Loki's `max_entries_limit_per_query`, 5000).
+    pub max_entries_limit: usize,
+}
+
+impl Default for LogqlConfig {
+    fn default() -> Self {
+        Self { timeout: std::time::Duration::from_secs(60), max_entries_limit: 5000 }
+    }
 }
 
 impl Default for ApiConfig {
@@ -38,6 +57,7 @@ impl Default for ApiConfig {
             max_inflight_write_bytes: 1 << 30,
             query: QueryConfig::default(),
             build_info: BuildInfo::default(),
+            logql: LogqlConfig::default(),
         }
     }
 }
@@ -93,6 +113,9 @@ impl Default for BuildInfo {
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<MetricsStore>,
+    pub logs: Arc<LogsStore>,
+    /// Fan-out of accepted log entries to live tails (`/loki/api/v1/tail`).
+    pub tail: Arc<TailHub>,
     pub metrics: Arc<SelfMetrics>,
     pub config: Arc<ApiConfig>,
     /// False until start-up (WAL replay) is done, and again once shutdown begins.
@@ -108,9 +131,12 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(store: Arc<MetricsStore>, config: ApiConfig) -> Self {
+    /// `tail` must be the hub the logs store reports appends to (see [`TailHub::observer`]).
+    pub fn new(store: Arc<MetricsStore>, logs: Arc<LogsStore>, tail: Arc<TailHub>, config: ApiConfig) -> Self {
         Self {
             store,
+            logs,
+            tail,
             metrics: Arc::new(SelfMetrics::default()),
             ready: Arc::new(AtomicBool::new(false)),
             write_budget: Arc::new(tokio::sync::Semaphore::new((config.max_inflight_write_bytes >> 10).max(1))),

@@ -22,6 +22,13 @@ pub(crate) struct Harness {
     pub(crate) state: ApiState,
 }
 
+/// A logs store in `dir` that does not fsync (tests).
+pub(crate) fn open_logs(dir: &std::path::Path) -> Arc<oxeye_logs_store::LogsStore> {
+    let mut options = oxeye_logs_store::LogsOptions::new(dir);
+    options.wal_sync = oxeye_metrics_store::WalSyncPolicy::Never;
+    Arc::new(oxeye_logs_store::LogsStore::open(options).unwrap())
+}
+
 pub(crate) fn harness_with(configure: impl FnOnce(&mut StoreOptions)) -> Harness {
     harness_with_config(configure, ApiConfig::default())
 }
@@ -32,7 +39,7 @@ pub(crate) fn harness_with_config(configure: impl FnOnce(&mut StoreOptions), con
     options.wal_sync = oxeye_metrics_store::WalSyncPolicy::Never;
     configure(&mut options);
     let store = Arc::new(MetricsStore::open(options).unwrap());
-    let state = ApiState::new(store, config);
+    let state = ApiState::new(store, open_logs(dir.path()), crate::loki::TailHub::new(), config);
     state.ready.store(true, Ordering::Release);
     Harness { _dir: dir, app: router(state.clone()), state }
 }
@@ -402,7 +409,8 @@ async fn import_reports_bad_lines_and_keeps_good_ones_and_flush_writes_blocks() 
 async fn the_in_flight_write_budget_answers_429_when_exhausted() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(MetricsStore::open(StoreOptions::new(dir.path())).unwrap());
-    let state = ApiState::new(store, ApiConfig { max_inflight_write_bytes: 64 << 10, ..ApiConfig::default() });
+    let config = ApiConfig { max_inflight_write_bytes: 64 << 10, ..ApiConfig::default() };
+    let state = ApiState::new(store, open_logs(dir.path()), crate::loki::TailHub::new(), config);
     let held = state.reserve_write(6 << 10).expect("48 KiB of 64 KiB");
     assert!(state.reserve_write(4 << 10).is_none(), "32 KiB more does not fit");
     let app = router(state.clone());

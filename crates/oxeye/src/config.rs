@@ -102,6 +102,49 @@ pub struct FileConfig {
     /// PromQL limits.
     #[serde(default)]
     pub query: QueryFileConfig,
+    /// Log store limits (every tenant; retention follows `retention` and `tenants.<id>.retention`).
+    #[serde(default)]
+    pub logs: LogsFileConfig,
+}
+
+/// The `logs:` section: limits of the log store, in Loki's terms.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogsFileConfig {
+    /// Longest accepted log line in bytes [default: 262144].
+    pub max_line_size: Option<usize>,
+    /// Most streams a tenant may have in the head [default: 20000].
+    pub max_streams: Option<usize>,
+    /// Most labels per stream [default: 15].
+    pub max_label_names_per_stream: Option<usize>,
+    /// Sustained ingestion rate per tenant in MiB/s [default: 64].
+    pub ingestion_rate_mb: Option<f64>,
+    /// Ingestion burst per tenant in MiB [default: 128].
+    pub ingestion_burst_mb: Option<f64>,
+    /// Bytes of lines held in memory per tenant before a block is cut [default: 134217728].
+    pub head_max_bytes: Option<u64>,
+    /// Longest a line waits in memory before a block is cut, e.g. `30m` [default: 30m].
+    pub head_max_age: Option<String>,
+}
+
+impl LogsFileConfig {
+    fn apply(&self, limits: &mut oxeye_logs_store::LogLimits) {
+        if let Some(value) = self.max_line_size {
+            limits.max_line_size = value;
+        }
+        if let Some(value) = self.max_streams {
+            limits.max_streams = value;
+        }
+        if let Some(value) = self.max_label_names_per_stream {
+            limits.max_label_names_per_stream = value;
+        }
+        if let Some(value) = self.ingestion_rate_mb {
+            limits.ingestion_rate_bytes = value * (1 << 20) as f64;
+        }
+        if let Some(value) = self.ingestion_burst_mb {
+            limits.ingestion_burst_bytes = value * (1 << 20) as f64;
+        }
+    }
 }
 
 /// The `query:` section: PromQL limits (Prometheus's `--query.*` flags). Flags and environment variables win.
@@ -248,6 +291,10 @@ pub struct ServeConfig {
     pub default_limits: Limits,
     pub tenant_limits: HashMap<String, Limits>,
     pub api: oxeye_api::ApiConfig,
+    pub log_limits: oxeye_logs_store::LogLimits,
+    pub log_tenant_limits: HashMap<String, oxeye_logs_store::LogLimits>,
+    pub log_head_max_bytes: u64,
+    pub log_head_max_age: Duration,
 }
 
 impl ServeConfig {
@@ -313,7 +360,23 @@ impl ServeConfig {
             lookback_delta: args.query_lookback_delta,
         };
         file.query.apply(query_flags, &mut api.query)?;
+        let mut log_limits = oxeye_logs_store::LogLimits { retention: base.retention, ..Default::default() };
+        file.logs.apply(&mut log_limits);
+        let log_tenant_limits = tenant_limits
+            .iter()
+            .map(|(tenant, limits)| {
+                (tenant.clone(), oxeye_logs_store::LogLimits { retention: limits.retention, ..log_limits.clone() })
+            })
+            .collect();
+        let log_head_max_age = match &file.logs.head_max_age {
+            Some(text) => parse_duration(text).map_err(anyhow::Error::msg).context("logs.head_max_age")?,
+            None => Duration::from_secs(30 * 60),
+        };
         Ok(Self {
+            log_limits,
+            log_tenant_limits,
+            log_head_max_bytes: file.logs.head_max_bytes.unwrap_or(128 << 20),
+            log_head_max_age,
             data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./oxeye-data")),
             listen: args.listen.or(file.listen).unwrap_or_else(|| default_addr("127.0.0.1:9800")),
             otlp_grpc_listen: args

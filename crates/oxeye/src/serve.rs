@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
+use oxeye_api::loki::TailHub;
 use oxeye_api::{ApiState, grpc_routes, router};
+use oxeye_logs_store::{LogsOptions, LogsStore};
 use oxeye_metrics_store::{MetricsStore, StoreOptions, WalSyncPolicy};
 use tokio::sync::watch;
 
@@ -51,7 +53,18 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || MetricsStore::open(options)).await?.context("opening the metrics store")?
     };
     let store = Arc::new(store);
-    let state = ApiState::new(store.clone(), config.api.clone());
+    let tail = TailHub::new();
+    let mut log_options = LogsOptions::new(&config.data_dir);
+    log_options.wal_sync = config.wal_sync;
+    log_options.default_limits = config.log_limits.clone();
+    log_options.tenant_limits = config.log_tenant_limits.clone();
+    log_options.head_max_bytes = config.log_head_max_bytes;
+    log_options.head_max_age = config.log_head_max_age;
+    log_options.append_observer = Some(tail.observer());
+    let logs =
+        tokio::task::spawn_blocking(move || LogsStore::open(log_options)).await?.context("opening the logs store")?;
+    let logs = Arc::new(logs);
+    let state = ApiState::new(store.clone(), logs.clone(), tail, config.api.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     let http_app = router(state.clone());
@@ -63,6 +76,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     ];
     let maintenance = tokio::spawn(maintenance_loop(
         store.clone(),
+        logs.clone(),
         config.wal_sync,
         config.maintenance_interval,
         shutdown_rx.clone(),
@@ -79,6 +93,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     maintenance.await?;
     tokio::task::spawn_blocking(move || store.sync_wals()).await?.context("final WAL fsync")?;
+    tokio::task::spawn_blocking(move || logs.sync_wals()).await?.context("final logs WAL fsync")?;
     tracing::info!("WAL synced; bye");
     Ok(())
 }
@@ -102,6 +117,7 @@ async fn serve(
 
 async fn maintenance_loop(
     store: Arc<MetricsStore>,
+    logs: Arc<LogsStore>,
     wal_sync: WalSyncPolicy,
     maintenance_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -119,7 +135,12 @@ async fn maintenance_loop(
             _ = sync_timer.tick() => {
                 if matches!(wal_sync, WalSyncPolicy::Interval(_)) {
                     let store = store.clone();
-                    match tokio::task::spawn_blocking(move || store.sync_wals()).await {
+                    let logs = logs.clone();
+                    let synced = move || -> Result<(), String> {
+                        store.sync_wals().map_err(|e| e.to_string())?;
+                        logs.sync_wals().map_err(|e| e.to_string())
+                    };
+                    match tokio::task::spawn_blocking(synced).await {
                         Ok(Err(error)) => tracing::error!(%error, "WAL fsync failed"),
                         Err(error) => tracing::error!(%error, "WAL fsync task failed"),
                         Ok(Ok(())) => {}
@@ -128,8 +149,13 @@ async fn maintenance_loop(
             }
             _ = maintenance_timer.tick() => {
                 let store = store.clone();
+                let logs = logs.clone();
                 let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-                if let Err(error) = tokio::task::spawn_blocking(move || store.maintain(now_ms)).await {
+                let work = move || {
+                    store.maintain(now_ms);
+                    logs.maintain(oxeye_logs_store::now_ns(), false);
+                };
+                if let Err(error) = tokio::task::spawn_blocking(work).await {
                     tracing::error!(%error, "maintenance task failed");
                 }
             }

@@ -1,0 +1,290 @@
+//! Loki's metadata endpoints: labels, label values, series, index stats and volume. Answered from the store's
+//! stream index (label sets and per-stream sizes), without reading log lines.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use oxeye_logs_store::TenantLogsReader;
+use oxeye_model::{Label, Labels};
+use oxeye_storage_api::{LogsReader, Matcher, StreamVolume};
+
+use super::json::{write_labels, write_sample, write_series};
+use super::params::{bounds, step};
+use crate::params::Params;
+use crate::tenant::tenant_from_headers;
+use crate::{ApiError, ApiState};
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::Loki(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn json_response(body: String) -> Response {
+    (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], body).into_response()
+}
+
+/// A stream selector parameter (`query` or `match[]`): matchers, or a 400 in Loki's words.
+pub(crate) fn selector_param(text: &str) -> Result<Vec<Matcher>, ApiError> {
+    crate::loki::parse_stream_selector(text).map_err(bad)
+}
+
+/// The request's tenant reader, or `None` when the tenant has never written logs.
+fn reader(state: &ApiState, headers: &HeaderMap) -> Result<Option<TenantLogsReader>, ApiError> {
+    let tenant = tenant_from_headers(headers).map_err(|e| bad(e.to_string()))?;
+    Ok(state.logs.existing_tenant(&tenant).map(TenantLogsReader::new))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("read task failed: {e}")))?
+}
+
+fn read_error(error: oxeye_storage_api::ReadError) -> ApiError {
+    ApiError::Loki(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+}
+
+/// Streams matching the optional `query` selector in the request's range.
+async fn matching_streams(state: &ApiState, headers: &HeaderMap, params: &Params) -> Result<Vec<Labels>, ApiError> {
+    let (start, end) = bounds(params, oxeye_logs_store::now_ns())?;
+    let matchers = match params.value("query") {
+        "" => Vec::new(),
+        text => selector_param(text)?,
+    };
+    let Some(reader) = reader(state, headers)? else { return Ok(Vec::new()) };
+    blocking(move || reader.streams(&matchers, start, end.saturating_add(1)).map_err(read_error)).await
+}
+
+fn string_list_response(values: impl IntoIterator<Item = String>) -> Response {
+    let values: Vec<String> = values.into_iter().collect();
+    let mut body = String::from("{\"status\":\"success\"");
+    // Loki omits `data` when there is nothing (`json:"data,omitempty"`).
+    if !values.is_empty() {
+        body.push_str(",\"data\":[");
+        for (index, value) in values.iter().enumerate() {
+            if index > 0 {
+                body.push(',');
+            }
+            oxeye_model::go_json::write_string(&mut body, value);
+        }
+        body.push(']');
+    }
+    body.push_str("}\n");
+    json_response(body)
+}
+
+/// `GET|POST /loki/api/v1/labels`: stream label names, sorted.
+pub async fn labels(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let streams = matching_streams(&state, &headers, &params).await?;
+    let names: BTreeSet<String> = streams.iter().flat_map(|labels| labels.iter().map(|l| l.name.clone())).collect();
+    Ok(string_list_response(names))
+}
+
+/// `GET|POST /loki/api/v1/label/<name>/values`: values of one stream label, sorted.
+pub async fn label_values(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let streams = matching_streams(&state, &headers, &params).await?;
+    let values: BTreeSet<String> = streams.iter().filter_map(|labels| labels.get(&name).map(str::to_string)).collect();
+    Ok(string_list_response(values))
+}
+
+/// `GET|POST /loki/api/v1/series`: label sets of streams matching any `match[]` (or `match`) selector.
+pub async fn series(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let (start, end) = bounds(&params, oxeye_logs_store::now_ns())?;
+    let selectors: Vec<Vec<Matcher>> =
+        params.all("match[]").chain(params.all("match")).map(selector_param).collect::<Result<_, _>>()?;
+    let mut found: BTreeSet<Labels> = BTreeSet::new();
+    if let Some(reader) = reader(&state, &headers)? {
+        found = blocking(move || {
+            let mut found = BTreeSet::new();
+            if selectors.is_empty() {
+                found.extend(reader.streams(&[], start, end.saturating_add(1)).map_err(read_error)?);
+            }
+            for matchers in selectors {
+                found.extend(reader.streams(&matchers, start, end.saturating_add(1)).map_err(read_error)?);
+            }
+            Ok(found)
+        })
+        .await?;
+    }
+    let mut body = String::from("{\"status\":\"success\",\"data\":[");
+    for (index, labels) in found.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        write_labels(&mut body, labels.iter());
+    }
+    body.push_str("]}\n");
+    Ok(json_response(body))
+}
+
+/// Per-stream volumes for the `query` selector in `[start, end]`.
+async fn volumes(
+    state: &ApiState,
+    headers: &HeaderMap,
+    params: &Params,
+    start: i64,
+    end: i64,
+) -> Result<(Vec<Matcher>, Vec<StreamVolume>), ApiError> {
+    let text = params.value("query");
+    if text.is_empty() {
+        return Err(bad("query parameter is required"));
+    }
+    let matchers = selector_param(text)?;
+    let Some(reader) = reader(state, headers)? else { return Ok((matchers, Vec::new())) };
+    let for_read = matchers.clone();
+    let volumes = blocking(move || reader.volumes(&for_read, start, end.saturating_add(1)).map_err(read_error)).await?;
+    Ok((matchers, volumes))
+}
+
+/// `GET|POST /loki/api/v1/index/stats`: `{"streams":…,"chunks":…,"bytes":…,"entries":…}`.
+pub async fn index_stats(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let (start, end) = bounds(&params, oxeye_logs_store::now_ns())?;
+    let (_, volumes) = volumes(&state, &headers, &params, start, end).await?;
+    let chunks: u64 = volumes.iter().map(|v| v.chunks).sum();
+    let bytes: u64 = volumes.iter().map(|v| v.bytes).sum();
+    let entries: u64 = volumes.iter().map(|v| v.entries).sum();
+    Ok(json_response(format!(
+        "{{\"streams\":{},\"chunks\":{chunks},\"bytes\":{bytes},\"entries\":{entries}}}\n",
+        volumes.len()
+    )))
+}
+
+/// The labels a volume is grouped by: `targetLabels` if given, else the names the selector matches on.
+fn volume_group_labels(params: &Params, matchers: &[Matcher]) -> Result<Vec<String>, ApiError> {
+    if params.value("aggregateBy") == "labels" {
+        return Err(bad("aggregateBy=labels is not supported by oxeye yet; use the default aggregateBy=series"));
+    }
+    let target = params.value("targetLabels");
+    let mut names: Vec<String> = if target.is_empty() {
+        matchers.iter().map(|m| m.name.clone()).collect()
+    } else {
+        target.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    };
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+fn group_key(labels: &Labels, names: &[String]) -> Labels {
+    let kept: Vec<Label> =
+        names.iter().filter_map(|name| labels.get(name).map(|value| Label::new(name.clone(), value))).collect();
+    Labels::from_sorted_unchecked(kept)
+}
+
+fn volume_limit(params: &Params) -> Result<usize, ApiError> {
+    match params.value("limit") {
+        "" => Ok(100),
+        text => text.parse::<usize>().ok().filter(|l| *l > 0).ok_or_else(|| bad("limit must be a positive value")),
+    }
+}
+
+/// `GET|POST /loki/api/v1/index/volume`: bytes per group of streams, largest first, as a Prometheus vector at
+/// `end`.
+pub async fn volume(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let (start, end) = bounds(&params, oxeye_logs_store::now_ns())?;
+    let (matchers, volumes) = volumes(&state, &headers, &params, start, end).await?;
+    let names = volume_group_labels(&params, &matchers)?;
+    let limit = volume_limit(&params)?;
+    let mut groups: BTreeMap<Labels, u64> = BTreeMap::new();
+    for volume in &volumes {
+        *groups.entry(group_key(&volume.labels, &names)).or_default() += volume.bytes;
+    }
+    let mut ranked: Vec<(Labels, u64)> = groups.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(limit);
+    let mut body = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
+    for (index, (labels, bytes)) in ranked.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        write_sample(&mut body, labels, end, *bytes as f64);
+    }
+    body.push_str("]}}\n");
+    Ok(json_response(body))
+}
+
+/// `GET|POST /loki/api/v1/index/volume_range`: the same per `step` bucket, as a matrix. A bucket counts the
+/// streams' storage units that overlap it whole (oxeye keeps sizes per unit, not per second).
+pub async fn volume_range(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query, &headers, &body)?;
+    let (start, end) = bounds(&params, oxeye_logs_store::now_ns())?;
+    let step_ns = step(&params, start, end)?.max(1_000_000_000);
+    if (end - start) / step_ns > 11_000 {
+        return Err(bad(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let limit = volume_limit(&params)?;
+    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut totals: BTreeMap<Labels, u64> = BTreeMap::new();
+    let mut names = None;
+    let mut bucket_end = start;
+    while bucket_end <= end {
+        let (matchers, volumes) = volumes(&state, &headers, &params, bucket_end - step_ns, bucket_end - 1).await?;
+        let group_names = match &names {
+            Some(names) => names,
+            None => names.insert(volume_group_labels(&params, &matchers)?),
+        };
+        let mut buckets: BTreeMap<Labels, u64> = BTreeMap::new();
+        for volume in &volumes {
+            *buckets.entry(group_key(&volume.labels, group_names)).or_default() += volume.bytes;
+        }
+        for (labels, bytes) in buckets {
+            *totals.entry(labels.clone()).or_default() += bytes;
+            series.entry(labels).or_default().push((bucket_end, bytes as f64));
+        }
+        bucket_end += step_ns;
+    }
+    let mut ranked: Vec<(Labels, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(limit);
+    let mut kept: Vec<&Labels> = ranked.iter().map(|(labels, _)| labels).collect();
+    kept.sort();
+    let mut body = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[");
+    for (index, labels) in kept.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        write_series(&mut body, labels, series.get(*labels).cloned().unwrap_or_default());
+    }
+    body.push_str("]}}\n");
+    Ok(json_response(body))
+}

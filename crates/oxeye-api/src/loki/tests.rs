@@ -1,0 +1,153 @@
+//! Loki endpoints through the router: push (JSON, protobuf, gzip), OTLP logs, Elasticsearch bulk, metadata.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::tests::harness;
+
+fn now_ns() -> i64 {
+    oxeye_logs_store::now_ns()
+}
+
+async fn push_json(harness: &crate::tests::Harness, body: &Value, tenant: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::post("/loki/api/v1/push").header("content-type", "application/json");
+    if let Some(tenant) = tenant {
+        request = request.header("X-Scope-OrgID", tenant);
+    }
+    harness.send(request.body(Body::from(body.to_string())).unwrap()).await
+}
+
+#[tokio::test]
+async fn pushed_streams_show_in_labels_series_and_index_stats() {
+    let harness = harness();
+    let now = now_ns();
+    let body = json!({"streams": [
+        {"stream": {"app": "api", "env": "prod"}, "values": [[(now - 2_000_000_000).to_string(), "GET /a 200"], [(now - 1_000_000_000).to_string(), "GET /b 500", {"trace_id": "abc"}]]},
+        {"stream": {"app": "db", "env": "prod"}, "values": [[now.to_string(), "slow query"]]},
+    ]});
+    let (status, text) = push_json(&harness, &body, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+
+    let labels = harness.get_json("/loki/api/v1/labels", None).await;
+    assert_eq!(labels, json!({"status": "success", "data": ["app", "env", "service_name"]}));
+    let values = harness.get_json("/loki/api/v1/label/app/values", None).await;
+    assert_eq!(values, json!({"status": "success", "data": ["api", "db"]}));
+    let values = harness.get_json("/loki/api/v1/label/app/values?query=%7Bapp%3D%22db%22%7D", None).await;
+    assert_eq!(values["data"], json!(["db"]));
+    let series = harness.get_json("/loki/api/v1/series?match[]=%7Bapp%3D%22api%22%7D", None).await;
+    assert_eq!(series, json!({"status": "success", "data": [{"app": "api", "env": "prod", "service_name": "api"}]}));
+    let stats = harness.get_json("/loki/api/v1/index/stats?query=%7Benv%3D%22prod%22%7D", None).await;
+    assert_eq!(stats["streams"], 2);
+    assert_eq!(stats["entries"], 3);
+    // Lines and metadata, including the `detected_level="unknown"` Loki's distributor adds to each entry.
+    let detected_level = "detected_level".len() + "unknown".len();
+    assert_eq!(stats["bytes"], (10 + 10 + 8 + 3 + 10 + 3 * detected_level) as u64);
+    let volume = harness.get_json("/loki/api/v1/index/volume?query=%7Bapp%3D~%22.%2B%22%7D", None).await;
+    let result = &volume["data"]["result"];
+    assert_eq!(result[0]["metric"], json!({"app": "api"}));
+    assert_eq!(result[0]["value"][1], (31 + 2 * detected_level).to_string());
+    assert_eq!(result[1]["metric"], json!({"app": "db"}));
+
+    // Another tenant sees nothing.
+    let labels = harness.get_json("/loki/api/v1/labels", Some("other")).await;
+    assert_eq!(labels, json!({"status": "success"}));
+}
+
+#[tokio::test]
+async fn refusals_are_plain_text_and_the_rest_is_kept() {
+    let harness = harness();
+    let now = now_ns();
+    let long_line = "x".repeat(300 << 10);
+    let body = json!({"streams": [
+        {"stream": {"app": "ok"}, "values": [[now.to_string(), "fine"]]},
+        {"stream": {"app": "big"}, "values": [[now.to_string(), long_line]]},
+        {"stream": {"bad-name": "x"}, "values": [[now.to_string(), "refused"]]},
+    ]});
+    let (status, text) = push_json(&harness, &body, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("Max entry size '262144' bytes exceeded for stream '{app=\"big\""), "{text}");
+    assert!(text.contains("bad-name"), "{text}");
+    let values = harness.get_json("/loki/api/v1/label/app/values", None).await;
+    assert_eq!(values["data"], json!(["ok"]));
+
+    let (status, text) = harness
+        .send(
+            Request::post("/loki/api/v1/push")
+                .header("content-type", "application/json")
+                .body(Body::from("{"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.starts_with("cannot decode push request"), "{text}");
+}
+
+#[tokio::test]
+async fn protobuf_push_and_otlp_http_logs_are_stored() {
+    use oxeye_ingest::loki_push::{EntryAdapter, PushRequest, StreamAdapter, Timestamp, encode_protobuf_snappy};
+    let harness = harness();
+    let now = now_ns();
+    let request = PushRequest {
+        streams: vec![StreamAdapter {
+            labels: r#"{app="proto"}"#.into(),
+            entries: vec![EntryAdapter {
+                timestamp: Some(Timestamp { seconds: now / 1_000_000_000, nanos: (now % 1_000_000_000) as i32 }),
+                line: "from protobuf".into(),
+                structured_metadata: vec![],
+            }],
+            hash: 0,
+        }],
+    };
+    let (status, text) = harness
+        .send(
+            Request::post("/loki/api/v1/push")
+                .header("content-type", "application/x-protobuf")
+                .body(Body::from(encode_protobuf_snappy(&request)))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+
+    let otlp = json!({"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]},
+        "scopeLogs": [{"logRecords": [{"timeUnixNano": now.to_string(), "severityText": "ERROR", "body": {"stringValue": "payment failed"},
+        "traceId": "5b8efff798038103d269b633813fc60c"}]}]}]});
+    let (status, text) = harness
+        .send(
+            Request::post("/v1/logs")
+                .header("content-type", "application/json")
+                .body(Body::from(otlp.to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let values = harness.get_json("/loki/api/v1/label/service_name/values", None).await;
+    assert_eq!(values["data"], json!(["checkout", "proto"]));
+}
+
+#[tokio::test]
+async fn elasticsearch_bulk_answers_per_document() {
+    let harness = harness();
+    let body = concat!(
+        "{\"create\":{}}\n",
+        "{\"_msg\":\"hello\",\"host\":\"h1\",\"level\":\"info\"}\n",
+        "{\"create\":{}}\n",
+        "[1,2]\n",
+    );
+    let (status, text) = harness
+        .send(
+            Request::post("/insert/elasticsearch/_bulk?_stream_fields=host")
+                .header("content-type", "application/x-ndjson")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let response: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(response["errors"], true);
+    assert_eq!(response["items"].as_array().unwrap().len(), 2);
+    assert_eq!(response["items"][0]["create"]["status"], 201);
+    assert_eq!(response["items"][1]["create"]["status"], 400);
+    let values = harness.get_json("/loki/api/v1/label/host/values", None).await;
+    assert_eq!(values["data"], json!(["h1"]));
+}

@@ -159,7 +159,7 @@ pub(crate) fn go_time(timestamp_ns: i64) -> String {
     let seconds = timestamp_ns.div_euclid(1_000_000_000);
     let nanos = timestamp_ns.rem_euclid(1_000_000_000);
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = oxeye_model::time::civil_from_days(days);
     let mut out = format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
         second_of_day / 3600,
@@ -173,20 +173,6 @@ pub(crate) fn go_time(timestamp_ns: i64) -> String {
     }
     out.push_str(" +0000 UTC");
     out
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A token bucket on bytes.

@@ -713,34 +713,10 @@ fn date_parts(secs: f64) -> Option<(i64, u32, u32, u32, u32, u32, i64)> {
     let s = secs as i64;
     let days = s.div_euclid(86_400);
     let rem = s.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = oxeye_model::time::civil_from_days(days);
     let weekday = (days + 4).rem_euclid(7) as u32; // 1970-01-01 was a Thursday.
-    let doy = days - days_from_civil(y, 1, 1) + 1;
+    let doy = days - oxeye_model::time::days_from_civil(y, 1, 1) + 1;
     Some((y, m, d, (rem / 3600) as u32, ((rem % 3600) / 60) as u32, weekday, doy))
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {

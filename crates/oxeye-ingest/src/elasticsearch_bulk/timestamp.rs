@@ -88,7 +88,7 @@ fn parse_date_time(text: &str) -> Option<i64> {
     if !(1677..=2262).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = oxeye_model::time::days_from_civil(year, month, day);
     if text.len() == 10 {
         return i64::try_from(i128::from(days) * 86_400 * NANOS_PER_SECOND).ok();
     }
@@ -128,17 +128,6 @@ fn parse_date_time(text: &str) -> Option<i64> {
     }
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
     i64::try_from(i128::from(seconds) * NANOS_PER_SECOND + i128::from(fraction_nanos)).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

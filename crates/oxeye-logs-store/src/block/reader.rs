@@ -137,39 +137,18 @@ impl Block {
                 }
                 stats.chunks_opened += 1;
                 self.load_page(page, scratch, stats)?;
-                let mut metadata_row: Vec<(&str, &str)> = Vec::new();
-                let Ok(lines) = std::str::from_utf8(&scratch.lines) else {
-                    return Err(self.corrupt("line column is not UTF-8"));
-                };
-                let mut length_pos = 0;
-                let mut line_start = 0;
-                let mut metadata_pos = 0;
-                for &timestamp_ns in &scratch.timestamps {
-                    let line_len = get_uvarint(&scratch.line_lengths, &mut length_pos)
-                        .map_err(|_| self.corrupt("line length column truncated"))?
-                        as usize;
-                    let line = lines
-                        .get(line_start..line_start + line_len)
-                        .ok_or_else(|| self.corrupt("line outside its column"))?;
-                    line_start += line_len;
-                    metadata_row.clear();
-                    if !scratch.metadata.is_empty() {
-                        let row_start = metadata_pos;
-                        skip_metadata(&scratch.metadata, &mut metadata_pos)
-                            .ok_or_else(|| self.corrupt("metadata column truncated"))?;
-                        decode_metadata(&scratch.metadata[row_start..metadata_pos], &mut metadata_row);
-                    }
+                let flow = self.for_each_loaded_row(scratch, |timestamp_ns, line, metadata| {
                     if timestamp_ns < request.start_ns || timestamp_ns >= request.end_ns {
-                        continue;
+                        return ControlFlow::Continue(());
                     }
                     stats.decompressed_lines += 1;
-                    stats.decompressed_bytes += line_len as u64;
+                    stats.decompressed_bytes += line.len() as u64;
                     stats.structured_metadata_bytes +=
-                        metadata_row.iter().map(|(name, value)| (name.len() + value.len()) as u64).sum::<u64>();
-                    let row = LogRow { timestamp_ns, line, metadata: &metadata_row };
-                    if sink.row(stream_ref, row).is_break() {
-                        return Ok(ControlFlow::Break(()));
-                    }
+                        metadata.iter().map(|(name, value)| (name.len() + value.len()) as u64).sum::<u64>();
+                    sink.row(stream_ref, LogRow { timestamp_ns, line, metadata })
+                })?;
+                if flow.is_break() {
+                    return Ok(ControlFlow::Break(()));
                 }
             }
         }
@@ -255,29 +234,52 @@ impl Block {
     ) -> Result<(), LogsError> {
         let mut stats = LogScanStats::default();
         let pages = &self.pages[stream.first_page as usize..(stream.first_page + stream.page_count) as usize];
+        let mut failure = None;
         for page in pages {
             self.load_page(page, scratch, &mut stats)?;
-            let mut metadata_row: Vec<(&str, &str)> = Vec::new();
-            let lines = std::str::from_utf8(&scratch.lines).map_err(|_| self.corrupt("line column is not UTF-8"))?;
-            let (mut length_pos, mut line_start, mut metadata_pos) = (0, 0, 0);
-            for &timestamp_ns in &scratch.timestamps {
-                let line_len = get_uvarint(&scratch.line_lengths, &mut length_pos)
-                    .map_err(|_| self.corrupt("line length column truncated"))? as usize;
-                let line = lines
-                    .get(line_start..line_start + line_len)
-                    .ok_or_else(|| self.corrupt("line outside its column"))?;
-                line_start += line_len;
-                metadata_row.clear();
-                if !scratch.metadata.is_empty() {
-                    let row_start = metadata_pos;
-                    skip_metadata(&scratch.metadata, &mut metadata_pos)
-                        .ok_or_else(|| self.corrupt("metadata column truncated"))?;
-                    decode_metadata(&scratch.metadata[row_start..metadata_pos], &mut metadata_row);
+            let flow = self.for_each_loaded_row(scratch, |timestamp_ns, line, metadata| {
+                match visit(timestamp_ns, line, metadata) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(error) => {
+                        failure = Some(error);
+                        ControlFlow::Break(())
+                    }
                 }
-                visit(timestamp_ns, line, &metadata_row)?;
+            })?;
+            if flow.is_break() {
+                break;
             }
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Calls `visit` with each row of the page loaded in `scratch`, until it breaks.
+    fn for_each_loaded_row(
+        &self,
+        scratch: &PageScratch,
+        mut visit: impl FnMut(i64, &str, &[(&str, &str)]) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, LogsError> {
+        let lines = std::str::from_utf8(&scratch.lines).map_err(|_| self.corrupt("line column is not UTF-8"))?;
+        let mut metadata_row: Vec<(&str, &str)> = Vec::new();
+        let (mut length_pos, mut line_start, mut metadata_pos) = (0, 0, 0);
+        for &timestamp_ns in &scratch.timestamps {
+            let line_len = get_uvarint(&scratch.line_lengths, &mut length_pos)
+                .map_err(|_| self.corrupt("line length column truncated"))? as usize;
+            let line =
+                lines.get(line_start..line_start + line_len).ok_or_else(|| self.corrupt("line outside its column"))?;
+            line_start += line_len;
+            metadata_row.clear();
+            if !scratch.metadata.is_empty() {
+                let row_start = metadata_pos;
+                skip_metadata(&scratch.metadata, &mut metadata_pos)
+                    .ok_or_else(|| self.corrupt("metadata column truncated"))?;
+                decode_metadata(&scratch.metadata[row_start..metadata_pos], &mut metadata_row);
+            }
+            if visit(timestamp_ns, line, &metadata_row).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
     }
 }
 

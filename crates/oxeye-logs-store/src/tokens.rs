@@ -10,42 +10,54 @@ pub(crate) fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
 }
 
-/// Calls `visit` with the hash of every token of `text` (repeats included).
-pub(crate) fn for_each_token_hash(text: &[u8], mut visit: impl FnMut(u64)) {
+/// Calls `visit` with every token of `text` (repeats included).
+pub(crate) fn for_each_token(text: &[u8], mut visit: impl FnMut(&[u8])) {
     let mut start = None;
     for (index, &byte) in text.iter().enumerate() {
         match (is_token_byte(byte), start) {
             (true, None) => start = Some(index),
             (false, Some(begin)) => {
-                visit(hash_bytes(&text[begin..index]));
+                visit(&text[begin..index]);
                 start = None;
             }
             _ => {}
         }
     }
     if let Some(begin) = start {
-        visit(hash_bytes(&text[begin..]));
+        visit(&text[begin..]);
     }
 }
 
-/// The tokens that every text containing `needle` as a substring must contain *as whole tokens*: the tokens of
-/// `needle` that have a delimiter (or the needle's edge followed by a delimiter inside the needle) on both sides.
-/// A token touching an edge of the needle may be part of a longer token in the text, so it is not returned.
-pub(crate) fn whole_tokens_of_substring(needle: &str) -> Vec<&str> {
-    let bytes = needle.as_bytes();
+/// A token of a substring filter and what a matching text must contain because of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NeedleToken<'a> {
+    pub token: &'a str,
+    /// Delimited on both sides within the needle: every matching text contains it as a whole token. Otherwise it
+    /// touches an edge of the needle and a matching text contains a token *at least as long* that extends it,
+    /// which is this token itself when the text has no longer tokens.
+    pub whole: bool,
+}
+
+/// The tokens of a substring filter `needle`, each with whether it is certainly whole in a matching text.
+pub(crate) fn needle_tokens(needle: &str) -> Vec<NeedleToken<'_>> {
     let mut tokens = Vec::new();
     let mut start = None;
-    for (index, &byte) in bytes.iter().enumerate() {
+    let mut push = |begin: usize, end: usize| {
+        let whole = begin > 0 && end < needle.len();
+        tokens.push(NeedleToken { token: &needle[begin..end], whole });
+    };
+    for (index, &byte) in needle.as_bytes().iter().enumerate() {
         match (is_token_byte(byte), start) {
             (true, None) => start = Some(index),
             (false, Some(begin)) => {
-                if begin > 0 {
-                    tokens.push(&needle[begin..index]);
-                }
+                push(begin, index);
                 start = None;
             }
             _ => {}
         }
+    }
+    if let Some(begin) = start {
+        push(begin, needle.len());
     }
     tokens
 }
@@ -102,23 +114,25 @@ mod tests {
 
     #[test]
     fn tokens_split_on_delimiters_and_keep_utf8_words() {
-        let mut hashes = Vec::new();
-        for_each_token_hash("GET /api/v1_x?id=42 größe".as_bytes(), |h| hashes.push(h));
-        let expected: Vec<u64> =
-            ["GET", "api", "v1_x", "id", "42", "größe"].iter().map(|t| hash_bytes(t.as_bytes())).collect();
-        assert_eq!(hashes, expected);
+        let mut tokens = Vec::new();
+        for_each_token("GET /api/v1_x?id=42 größe".as_bytes(), |t| {
+            tokens.push(String::from_utf8(t.to_vec()).unwrap())
+        });
+        assert_eq!(tokens, ["GET", "api", "v1_x", "id", "42", "größe"]);
     }
 
     #[test]
     fn only_tokens_with_delimiters_on_both_sides_are_whole() {
-        let f = |needle: &str, want: &[&str]| assert_eq!(whole_tokens_of_substring(needle), want, "{needle:?}");
-        f("error", &[]);
-        f("4bf92f3577b34da6a3ce929d0e0e4736", &[]);
-        f(" error ", &["error"]);
-        f("level=error msg", &["error"]);
-        f("GET /api/users HTTP", &["api", "users"]);
-        f("=x", &[]);
-        f("a b", &[]);
+        let f = |needle: &str, want: &[(&str, bool)]| {
+            let got: Vec<(&str, bool)> = needle_tokens(needle).iter().map(|t| (t.token, t.whole)).collect();
+            assert_eq!(got, want, "{needle:?}");
+        };
+        f("error", &[("error", false)]);
+        f(" error ", &[("error", true)]);
+        f("level=error msg", &[("level", false), ("error", true), ("msg", false)]);
+        f("GET /api/users HTTP", &[("GET", false), ("api", true), ("users", true), ("HTTP", false)]);
+        f("=x", &[("x", false)]);
+        f("", &[]);
     }
 
     #[test]

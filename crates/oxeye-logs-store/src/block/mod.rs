@@ -53,6 +53,9 @@ pub(crate) struct PageMeta {
     /// Uncompressed bloom filter (offset, length).
     pub bloom_offset: u64,
     pub bloom_len: u32,
+    /// Bytes of the longest line token in the page: a substring filter's edge token at least this long must be
+    /// a whole token of any matching line, so the bloom filter can answer for it too.
+    pub max_token_len: u32,
 }
 
 /// A stream of the block.

@@ -12,7 +12,7 @@ use super::bloom::TokenBloom;
 use super::{BLOCK_FOOTER_LEN, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PageMeta, StreamMeta};
 use crate::LogsError;
 use crate::head::decode_metadata;
-use crate::tokens::{hash_bytes, pair_hash, whole_tokens_of_substring};
+use crate::tokens::{hash_bytes, needle_tokens, pair_hash};
 
 /// An open block file.
 #[derive(Debug)]
@@ -105,12 +105,13 @@ impl Block {
         if request.matchers.is_empty() || !self.overlaps(request.start_ns, request.end_ns) {
             return Ok(ControlFlow::Continue(()));
         }
-        let token_hashes: Vec<u64> = request
+        // (hash, whole, length) of every token of every substring filter.
+        let needle_hashes: Vec<(u64, bool, u32)> = request
             .hints
             .line_contains
             .iter()
-            .flat_map(|needle| whole_tokens_of_substring(needle))
-            .map(|token| hash_bytes(token.as_bytes()))
+            .flat_map(|needle| needle_tokens(needle))
+            .map(|t| (hash_bytes(t.token.as_bytes()), t.whole, t.token.len() as u32))
             .collect();
         for stream in self.matching_streams(&request.matchers, request.start_ns, request.end_ns) {
             let pair_hashes: Vec<u64> = request
@@ -127,10 +128,15 @@ impl Block {
                     stats.chunks_skipped += 1;
                     continue;
                 }
-                if !token_hashes.is_empty() || !pair_hashes.is_empty() {
+                let token_hashes = needle_hashes
+                    .iter()
+                    .filter(|(_, whole, len)| *whole || *len >= page.max_token_len)
+                    .map(|(hash, _, _)| *hash);
+                let mut probes = token_hashes.chain(pair_hashes.iter().copied()).peekable();
+                if probes.peek().is_some() {
                     let bloom = self.slice(page.bloom_offset, page.bloom_len as usize).and_then(TokenBloom::new);
                     let Some(bloom) = bloom else { return Err(self.corrupt("bloom filter outside the file")) };
-                    if !token_hashes.iter().chain(&pair_hashes).all(|hash| bloom.may_contain(*hash)) {
+                    if !probes.all(|hash| bloom.may_contain(hash)) {
                         stats.chunks_skipped += 1;
                         continue;
                     }
@@ -343,6 +349,7 @@ fn decode_index(index: &[u8], index_offset: u64) -> Option<(u64, Vec<StreamMeta>
         }
         let bloom_offset = get_uvarint(index, &mut pos).ok()?;
         let bloom_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
+        let max_token_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
         let [timestamps, line_lengths, lines, metadata] = columns;
         pages.push(PageMeta {
             min_ns,
@@ -354,6 +361,7 @@ fn decode_index(index: &[u8], index_offset: u64) -> Option<(u64, Vec<StreamMeta>
             metadata,
             bloom_offset,
             bloom_len,
+            max_token_len,
         });
     }
     let pages_ok = streams.iter().all(|s| (s.first_page as usize + s.page_count as usize) <= pages.len());

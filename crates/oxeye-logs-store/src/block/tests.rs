@@ -89,6 +89,21 @@ fn bloom_filters_skip_pages_that_cannot_match() {
     assert!(rows.is_empty());
     assert_eq!(stats.chunks_opened, 0);
 
+    // A needle token at least as long as the page's longest token can only match that very token, so the bloom
+    // answers for it: the first page's longest token is "needle" (6 bytes), the second's "65545" (5 bytes).
+    let hints = LogFilterHints { line_contains: vec!["needle".into()], ..LogFilterHints::default() };
+    let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!((stats.chunks_opened, stats.chunks_skipped), (1, 1));
+    assert!(rows.iter().any(|r| r.2 == "GET /users/needle-token 200"));
+    let hints = LogFilterHints { line_contains: vec!["absent".into()], ..LogFilterHints::default() };
+    let (_, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!(stats.chunks_opened, 0, "a 6-byte token absent from both pages");
+    // Shorter than the longest token: it may be inside one, so nothing is skipped.
+    let hints = LogFilterHints { line_contains: vec!["eedl".into()], ..LogFilterHints::default() };
+    let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!(stats.chunks_opened, 2);
+    assert!(rows.iter().any(|r| r.2 == "GET /users/needle-token 200"));
+
     let hints = LogFilterHints { metadata_equals: vec![("trace_id".into(), "abc123".into())], ..Default::default() };
     let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
     assert_eq!(stats.chunks_opened, 1);

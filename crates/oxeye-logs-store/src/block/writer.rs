@@ -14,7 +14,7 @@ use super::{
 };
 use crate::LogsError;
 use crate::head::stream_id;
-use crate::tokens::{for_each_token_hash, pair_hash};
+use crate::tokens::{for_each_token, hash_bytes, pair_hash};
 
 /// Columns of the page being filled.
 #[derive(Default)]
@@ -29,6 +29,7 @@ struct PageBuffer {
     metadata: Vec<u8>,
     has_metadata: bool,
     bloom_keys: Vec<u64>,
+    max_token_len: u32,
 }
 
 /// Writes one block file. Call [`BlockWriter::begin_stream`] for each stream in ascending label order, push its
@@ -114,7 +115,10 @@ impl BlockWriter {
         page.rows += 1;
         put_uvarint(&mut page.line_lengths, line.len() as u64);
         page.lines.extend_from_slice(line.as_bytes());
-        for_each_token_hash(line.as_bytes(), |hash| page.bloom_keys.push(hash));
+        for_each_token(line.as_bytes(), |token| {
+            page.bloom_keys.push(hash_bytes(token));
+            page.max_token_len = page.max_token_len.max(token.len() as u32);
+        });
         put_uvarint(&mut page.metadata, metadata.len() as u64);
         for (name, value) in metadata {
             page.has_metadata = true;
@@ -160,6 +164,7 @@ impl BlockWriter {
             metadata,
             bloom_offset,
             bloom_len,
+            max_token_len: page.max_token_len,
         });
         if let Some(stream) = self.streams.last_mut() {
             stream.page_count += 1;
@@ -250,5 +255,6 @@ fn encode_index(dst: &mut Vec<u8>, wal_through: u64, streams: &[StreamMeta], pag
         }
         put_uvarint(dst, page.bloom_offset);
         put_uvarint(dst, page.bloom_len as u64);
+        put_uvarint(dst, page.max_token_len as u64);
     }
 }

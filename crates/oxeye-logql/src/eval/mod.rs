@@ -1,0 +1,2 @@
+//! The evaluator.
+pub(crate) mod binary;

@@ -526,16 +526,4 @@ impl SampleExpr {
             SampleExpr::Literal(_) | SampleExpr::Vector(_) => {}
         }
     }
-
-    /// Whether a `sort`/`sort_desc` appears anywhere (Loki then keeps the evaluator's order in instant results).
-    pub(crate) fn contains_sort(&self) -> bool {
-        match self {
-            SampleExpr::VectorAggregation(aggregation) => {
-                matches!(aggregation.op, VectorOp::Sort | VectorOp::SortDesc) || aggregation.expr.contains_sort()
-            }
-            SampleExpr::Binary(binary) => binary.lhs.contains_sort() || binary.rhs.contains_sort(),
-            SampleExpr::LabelReplace(replace) => replace.expr.contains_sort(),
-            SampleExpr::RangeAggregation(_) | SampleExpr::Literal(_) | SampleExpr::Vector(_) => false,
-        }
-    }
 }

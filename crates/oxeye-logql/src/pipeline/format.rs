@@ -73,10 +73,6 @@ impl PatternParser {
             }
         });
     }
-
-    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.pattern.names()
-    }
 }
 
 /// What templates see of a row: its live labels.

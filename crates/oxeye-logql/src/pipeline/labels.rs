@@ -76,10 +76,6 @@ fn push_reused(pool: &mut Vec<String>, used: &mut usize, value: &str) {
 }
 
 impl<'a> RowLabels<'a> {
-    pub(crate) fn base(&self) -> &Labels {
-        self.base
-    }
-
     fn slots(&self) -> &[Slot] {
         &self.buffers.slots[..self.buffers.used]
     }
@@ -235,6 +231,7 @@ impl<'a> RowLabels<'a> {
         !self.buffers.error.is_empty()
     }
 
+    #[cfg(test)]
     pub(crate) fn error(&self) -> &str {
         &self.buffers.error
     }

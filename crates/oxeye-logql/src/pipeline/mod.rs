@@ -108,11 +108,6 @@ impl Pipeline {
         Ok(Pipeline { stages: compiled, skip_parsers })
     }
 
-    /// Whether the pipeline does nothing (rows pass unchanged).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.stages.is_empty()
-    }
-
     /// Runs the stages on one row. Returns `None` when a filter drops the row, otherwise the final line (the
     /// original or one of the scratch buffers).
     pub(crate) fn process<'l>(

@@ -89,14 +89,6 @@ impl Pattern {
         Ok(Pattern { parts })
     }
 
-    /// Names of the named captures, in order.
-    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|part| match part {
-            Part::Capture(Some(name)) => Some(name.as_str()),
-            _ => None,
-        })
-    }
-
     /// Loki's `Matcher.Matches`: the named captures found, in order; matching stops at the first literal that is
     /// missing (the current capture then takes the rest of the line), and nothing matches if the pattern starts
     /// with a literal the line does not start with.

@@ -21,6 +21,7 @@
 mod exec;
 mod funcs;
 mod parse;
+mod printf;
 mod timefmt;
 
 /// A parsed template, ready to execute.

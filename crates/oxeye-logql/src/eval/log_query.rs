@@ -1,0 +1,257 @@
+//! Log queries: scan, pipeline, then Loki's `readStreams`.
+//!
+//! Entries are ordered by timestamp in the query's direction; equal timestamps are ordered by the stream's label
+//! string (as Loki's merge iterator does when stream hashes are unavailable) and then by arrival order (reversed
+//! for `backward`). Without an `interval` only the best `limit` entries are ever kept in memory, and an entry's line
+//! is copied only once it makes the cut. With an `interval`, entries closer than the interval to the previously
+//! returned one (in the query's direction) are skipped and do not count against `limit`.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use oxeye_model::Label;
+use oxeye_storage_api::{Direction, LogRow, LogScanRequest, StreamRef};
+
+use super::{EntryLabels, QueryOutput, QueryStats, QueryValue, RangeParams, StreamEntry, StreamResult, label_string};
+use crate::error::QueryError;
+use crate::parser::ast::LogExpr;
+use crate::parser::parse::to_storage_matcher;
+use crate::pipeline::hints::derive_hints;
+use crate::pipeline::labels::{Category, LabelBuffers, RowLabels};
+use crate::pipeline::{Pipeline, Scratch};
+
+/// An output label set with its sort key, shared by the entries that have it.
+#[derive(Debug)]
+pub(crate) struct OutputLabels {
+    pub all: oxeye_model::Labels,
+    pub display: String,
+    pub categorized: Arc<EntryLabels>,
+}
+
+/// Interns label sets computed from rows: rows of an unchanged stream share their stream's entry; other rows are
+/// looked up by a key built in a reused buffer.
+#[derive(Default)]
+pub(crate) struct LabelInterner {
+    by_stream: HashMap<u64, Arc<OutputLabels>>,
+    by_key: HashMap<String, Arc<OutputLabels>>,
+    key: String,
+    pairs: Vec<(String, String, Category)>,
+}
+
+impl LabelInterner {
+    pub(crate) fn intern(&mut self, stream: StreamRef<'_>, row: &RowLabels<'_>) -> Arc<OutputLabels> {
+        if !row.is_modified() {
+            if let Some(found) = self.by_stream.get(&stream.id) {
+                return found.clone();
+            }
+            let built = Arc::new(build_output(row));
+            self.by_stream.insert(stream.id, built.clone());
+            return built;
+        }
+        self.key.clear();
+        let mut count = 0;
+        row.for_each(|name, value, _| {
+            if count == self.pairs.len() {
+                self.pairs.push((String::new(), String::new(), Category::Stream));
+            }
+            let slot = &mut self.pairs[count];
+            slot.0.clear();
+            slot.0.push_str(name);
+            slot.1.clear();
+            slot.1.push_str(value);
+            count += 1;
+        });
+        let pairs = &mut self.pairs[..count];
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, value, _) in pairs.iter() {
+            self.key.push_str(name);
+            self.key.push('\u{0}');
+            self.key.push_str(value);
+            self.key.push('\u{1}');
+        }
+        if let Some(found) = self.by_key.get(&self.key) {
+            return found.clone();
+        }
+        let built = Arc::new(build_output(row));
+        self.by_key.insert(self.key.clone(), built.clone());
+        built
+    }
+}
+
+fn build_output(row: &RowLabels<'_>) -> OutputLabels {
+    let (mut all, mut stream, mut metadata, mut parsed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    row.for_each(|name, value, category| {
+        let label = Label::new(name, value);
+        all.push(label.clone());
+        match category {
+            Category::Stream => stream.push(label),
+            Category::StructuredMetadata => metadata.push(label),
+            Category::Parsed => parsed.push(label),
+        }
+    });
+    let all = super::owned_labels(all);
+    let display = label_string(&all);
+    let categorized = Arc::new(EntryLabels {
+        stream: super::owned_labels(stream),
+        structured_metadata: super::owned_labels(metadata),
+        parsed: super::owned_labels(parsed),
+    });
+    OutputLabels { all, display, categorized }
+}
+
+/// A kept entry.
+struct Candidate {
+    timestamp_ns: i64,
+    labels: Arc<OutputLabels>,
+    arrival: usize,
+    line: String,
+    forward: bool,
+}
+
+impl Candidate {
+    /// Ordering in the query's direction: `Less` comes first.
+    fn rank(&self, timestamp_ns: i64, labels: &OutputLabels, arrival: usize) -> Ordering {
+        let by_time =
+            if self.forward { self.timestamp_ns.cmp(&timestamp_ns) } else { timestamp_ns.cmp(&self.timestamp_ns) };
+        let by_arrival = if self.forward { self.arrival.cmp(&arrival) } else { arrival.cmp(&self.arrival) };
+        by_time.then_with(|| self.labels.display.cmp(&labels.display)).then(by_arrival)
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    /// Greater is worse (later in the direction), so a max-heap's top is the entry to evict.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank(other.timestamp_ns, &other.labels, other.arrival)
+    }
+}
+
+pub(super) fn evaluate(
+    reader: &dyn oxeye_storage_api::LogsReader,
+    log: &LogExpr,
+    params: &RangeParams,
+) -> Result<QueryOutput, QueryError> {
+    let pipeline = Pipeline::compile(&log.stages, false, &[])?;
+    let matchers = log.matchers.iter().map(to_storage_matcher).collect::<Result<Vec<_>, _>>()?;
+    let request = LogScanRequest {
+        matchers,
+        start_ns: params.start_ns,
+        end_ns: params.end_ns,
+        direction: params.direction,
+        hints: derive_hints(&log.stages),
+    };
+    let forward = params.direction == Direction::Forward;
+    let limit = params.limit as usize;
+    let bounded = params.interval_ns <= 0;
+    let mut stats = QueryStats::default();
+    let mut heap: BinaryHeap<Candidate> = BinaryHeap::new();
+    let mut all: Vec<Candidate> = Vec::new();
+    let mut interner = LabelInterner::default();
+    let mut buffers = LabelBuffers::default();
+    let mut scratch = Scratch::default();
+    let mut key_scratch = String::new();
+    let mut arrival = 0usize;
+    let mut sink = |stream: StreamRef<'_>, row: LogRow<'_>| {
+        let metadata_bytes: usize = row.metadata.iter().map(|(name, value)| name.len() + value.len()).sum();
+        stats.total_lines_processed += 1;
+        stats.total_bytes_processed += (row.line.len() + metadata_bytes) as u64;
+        stats.total_structured_metadata_bytes_processed += metadata_bytes as u64;
+        if limit == 0 {
+            return ControlFlow::Continue(());
+        }
+        let mut labels = buffers.row(stream.labels);
+        labels.add_structured_metadata(row.metadata, &mut key_scratch);
+        let Some(line) = pipeline.process(row.timestamp_ns, row.line, &mut labels, &mut scratch) else {
+            return ControlFlow::Continue(());
+        };
+        stats.total_post_filter_lines += 1;
+        let output = interner.intern(stream, &labels);
+        arrival += 1;
+        if bounded && heap.len() == limit {
+            let worst = heap.peek().map(|worst| worst.rank(row.timestamp_ns, &output, arrival));
+            if worst != Some(Ordering::Greater) {
+                return ControlFlow::Continue(());
+            }
+            heap.pop();
+        }
+        let candidate =
+            Candidate { timestamp_ns: row.timestamp_ns, labels: output, arrival, line: line.to_string(), forward };
+        if bounded {
+            heap.push(candidate)
+        } else {
+            all.push(candidate)
+        }
+        ControlFlow::Continue(())
+    };
+    let scan_stats = reader.scan(&request, &mut sink)?;
+    stats.store.add(&scan_stats);
+    let mut selected = if bounded { heap.into_vec() } else { all };
+    selected.sort();
+    if !bounded {
+        selected = thin_by_interval(selected, params.interval_ns, forward, limit);
+    }
+    selected.truncate(limit);
+    stats.total_entries_returned = selected.len() as u64;
+    Ok(QueryOutput { value: QueryValue::Streams(group_streams(selected)), stats, warnings: Vec::new() })
+}
+
+/// Loki's `interval` rule: an entry is returned when it is at least `interval` after (forward) or before (backward)
+/// the previously returned one.
+fn thin_by_interval(sorted: Vec<Candidate>, interval_ns: i64, forward: bool, limit: usize) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let mut last: Option<i64> = None;
+    for candidate in sorted {
+        if out.len() >= limit {
+            break;
+        }
+        let keep = match last {
+            None => true,
+            Some(last) if forward => candidate.timestamp_ns >= last.saturating_add(interval_ns),
+            Some(last) => candidate.timestamp_ns <= last.saturating_sub(interval_ns),
+        };
+        if keep {
+            last = Some(candidate.timestamp_ns);
+            out.push(candidate);
+        }
+    }
+    out
+}
+
+/// Groups entries (already in direction order) by label set; streams sorted by their label string.
+fn group_streams(selected: Vec<Candidate>) -> Vec<StreamResult> {
+    let mut streams: Vec<(Arc<OutputLabels>, Vec<StreamEntry>)> = Vec::new();
+    let mut index_of: HashMap<*const OutputLabels, usize> = HashMap::new();
+    for (order, candidate) in selected.into_iter().enumerate() {
+        let entry = StreamEntry {
+            timestamp_ns: candidate.timestamp_ns,
+            line: candidate.line,
+            labels: candidate.labels.categorized.clone(),
+            order,
+        };
+        let key = Arc::as_ptr(&candidate.labels);
+        match index_of.get(&key) {
+            Some(&index) => streams[index].1.push(entry),
+            None => {
+                index_of.insert(key, streams.len());
+                streams.push((candidate.labels, vec![entry]));
+            }
+        }
+    }
+    streams.sort_by(|a, b| a.0.display.cmp(&b.0.display));
+    streams.into_iter().map(|(labels, entries)| StreamResult { labels: labels.all.clone(), entries }).collect()
+}

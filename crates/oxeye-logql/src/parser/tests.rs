@@ -441,3 +441,108 @@ mod generated {
         }
     }
 }
+
+mod fuzz {
+    //! Arbitrary token soup: parsing never panics, and whatever parses prints back to the same tree.
+    use proptest::prelude::*;
+
+    use super::super::parse;
+
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "{",
+            "}",
+            "(",
+            ")",
+            "[5m]",
+            "[1h",
+            ",",
+            "=",
+            "!=",
+            "=~",
+            "!~",
+            "|=",
+            "|~",
+            "|>",
+            "!>",
+            "|",
+            "app",
+            "x",
+            "\"a\"",
+            "\"(\"",
+            "`r`",
+            "\"<_> <x>\"",
+            "1",
+            "-2",
+            "0.5",
+            "10s",
+            "1KB",
+            "--strict",
+            "json",
+            "logfmt",
+            "unwrap",
+            "bytes(",
+            "duration(",
+            "line_format",
+            "\"{{.a}}\"",
+            "label_format",
+            "drop",
+            "keep",
+            "regexp",
+            "pattern",
+            "unpack",
+            "decolorize",
+            "or",
+            "and",
+            "unless",
+            "by",
+            "without",
+            "bool",
+            "on",
+            "ignoring",
+            "group_left",
+            "offset",
+            "rate(",
+            "count_over_time(",
+            "sum(",
+            "topk(",
+            "sort(",
+            "label_replace(",
+            "vector(",
+            "quantile_over_time(",
+            "+",
+            "-",
+            "*",
+            "/",
+            "%",
+            "^",
+            "==",
+            ">",
+            ">=",
+            "<",
+            "<=",
+            "#c\n",
+            " ",
+            "\u{e9}",
+            "\\",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parse_never_panics_and_round_trips(parts in prop::collection::vec(fragment(), 0..24)) {
+            let input = parts.join(" ");
+            if let Ok(expr) = parse(&input) {
+                let printed = expr.to_string();
+                prop_assert_eq!(parse(&printed).map_err(|e| e.to_string()), Ok(expr), "{} printed as {}", input, printed);
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_any_text(input in "\\PC{0,64}") {
+            let _ = parse(&input);
+        }
+    }
+}

@@ -44,12 +44,12 @@ impl RegexpParser {
             return;
         };
         for (index, name) in &self.names {
-            let key = labels.parsed_name(name, suffixed).to_string();
-            if labels.was_extracted(&key) {
+            let key = labels.parsed_name(name, suffixed);
+            if labels.was_extracted(key) {
                 continue;
             }
             let value = captures.get(*index).map_or("", |found| found.as_str());
-            labels.set(Category::Parsed, &key, value);
+            labels.set(Category::Parsed, key, value);
         }
     }
 }
@@ -67,9 +67,9 @@ impl PatternParser {
 
     pub(crate) fn process(&self, line: &str, labels: &mut RowLabels<'_>, suffixed: &mut String) {
         self.pattern.captures(line, |name, value| {
-            let key = labels.parsed_name(name, suffixed).to_string();
-            if !labels.was_extracted(&key) {
-                labels.set(Category::Parsed, &key, value);
+            let key = labels.parsed_name(name, suffixed);
+            if !labels.was_extracted(key) {
+                labels.set(Category::Parsed, key, value);
             }
         });
     }

@@ -301,9 +301,9 @@ fn walk(
                 if scratch.key.is_empty() {
                     return Ok(true);
                 }
-                let name = labels.parsed_name(&scratch.key, &mut scratch.suffixed).to_string();
-                if !labels.was_extracted(&name) {
-                    labels.set(Category::Parsed, &name, &value.text());
+                let name = labels.parsed_name(&scratch.key, &mut scratch.suffixed);
+                if !labels.was_extracted(name) {
+                    labels.set(Category::Parsed, name, &value.text());
                 }
             }
             Kind::Object => {
@@ -474,13 +474,13 @@ impl JsonExpressionParser {
             return;
         }
         for (identifier, path) in &self.expressions {
-            let name = labels.parsed_name(identifier, &mut scratch.suffixed).to_string();
+            let name = labels.parsed_name(identifier, &mut scratch.suffixed);
             match find_path(line, path) {
                 Err(details) => labels.set_error(JSON_ERROR, Some(details)),
                 Ok(Some(value)) => match value.kind {
-                    Kind::Null => labels.set(Category::Parsed, &name, ""),
-                    Kind::String => labels.set(Category::Parsed, &name, &value.text()),
-                    _ => labels.set(Category::Parsed, &name, value.raw),
+                    Kind::Null => labels.set(Category::Parsed, name, ""),
+                    Kind::String => labels.set(Category::Parsed, name, &value.text()),
+                    _ => labels.set(Category::Parsed, name, value.raw),
                 },
                 Ok(None) => {
                     if labels.get(identifier).is_none() {

@@ -180,9 +180,9 @@ impl LogfmtParser {
                 if key_buffer.is_empty() || (!self.keep_empty && value.is_empty()) {
                     return;
                 }
-                let name = labels.parsed_name(key_buffer, suffixed).to_string();
-                if !labels.was_extracted(&name) {
-                    labels.set(Category::Parsed, &name, value);
+                let name = labels.parsed_name(key_buffer, suffixed);
+                if !labels.was_extracted(name) {
+                    labels.set(Category::Parsed, name, value);
                 }
             });
             if let Some(details) = error {
@@ -201,8 +201,8 @@ impl LogfmtParser {
             let Some((label, _)) = self.expressions.iter().find(|(_, wanted)| wanted == key_buffer) else {
                 return;
             };
-            let name = labels.parsed_name(label, suffixed).to_string();
-            labels.set(Category::Parsed, &name, value);
+            let name = labels.parsed_name(label, suffixed);
+            labels.set(Category::Parsed, name, value);
         });
         if let Some(details) = error {
             labels.set_error(LOGFMT_ERROR, Some(&details));

@@ -104,3 +104,64 @@ fn simple_fields_are_recognised() {
     Template::parse("line", "{{ if .a }}{{ .b | default .c }}{{ end }}").unwrap().referenced_fields(&mut fields);
     assert_eq!(fields, ["a", "b", "c"]);
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "{{",
+            "}}",
+            "{{-",
+            "-}}",
+            " ",
+            ".app",
+            ".",
+            "$x",
+            ":=",
+            "|",
+            "(",
+            ")",
+            "if",
+            "else",
+            "end",
+            "with",
+            "eq",
+            "printf",
+            "\"%d %s %5.2f\"",
+            "\"a\"",
+            "1",
+            "2.5",
+            "-3",
+            "upper",
+            "substr",
+            "trunc",
+            "default",
+            "date",
+            "toDate",
+            "\"2006\"",
+            "__timestamp__",
+            "__line__",
+            "add",
+            "div",
+            "round",
+            "b64dec",
+            "x",
+            "/*",
+            "*/",
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn templates_never_panic(parts in prop::collection::vec(fragment(), 0..20)) {
+            let source = parts.concat();
+            if let Ok(template) = Template::parse("line", &source) {
+                let mut out = String::new();
+                let _ = template.execute(&data(), &mut out);
+            }
+        }
+    }
+}

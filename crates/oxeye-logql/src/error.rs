@@ -71,7 +71,7 @@ pub enum QueryError {
         /// The series' labels in Prometheus notation (`{__error__="…", app="api"}`).
         series: String,
     },
-    /// Vector matching failed (`multiple matches for labels: …`).
+    /// Vector matching failed (`multiple matches for labels: …`); Loki answers 500 for these.
     #[error("{0}")]
     Execution(String),
     /// More series than [`crate::EngineOptions::max_series`].
@@ -88,18 +88,18 @@ pub enum QueryError {
 }
 
 impl QueryError {
-    /// Whether the fault lies with the query or its parameters (Loki answers 400) rather than the server (500).
+    /// Whether Loki answers 400 (parse, pipeline and limit errors, refused parameters) rather than 500 (storage
+    /// failures and vector-matching errors, which Loki does not classify as client errors).
     pub fn is_client_error(&self) -> bool {
         match self {
             QueryError::Parse(_)
             | QueryError::UnsupportedInstantLogQuery
             | QueryError::BadParameters(_)
             | QueryError::Pipeline { .. }
-            | QueryError::Execution(_)
             | QueryError::TooManySeries { .. }
             | QueryError::TooManyEntries { .. } => true,
             QueryError::Storage(ReadError::TooManySamples { .. }) => true,
-            QueryError::Storage(ReadError::Storage(_)) => false,
+            QueryError::Execution(_) | QueryError::Storage(ReadError::Storage(_)) => false,
         }
     }
 }
@@ -132,5 +132,7 @@ mod tests {
         );
         assert!(QueryError::TooManySeries { limit: 500 }.to_string().starts_with("maximum number of series (500)"));
         assert!(!QueryError::Storage(ReadError::Storage("disk".into())).is_client_error());
+        assert!(!QueryError::Execution("multiple matches for labels".into()).is_client_error());
+        assert!(QueryError::TooManySeries { limit: 1 }.is_client_error());
     }
 }

@@ -30,8 +30,8 @@ pub(crate) struct OutputLabels {
     pub categorized: Arc<EntryLabels>,
 }
 
-/// Interns label sets computed from rows: rows of an unchanged stream share their stream's entry; other rows are
-/// looked up by a key built in a reused buffer.
+/// Interns label sets computed from rows by a key built in a reused buffer; rows of an unchanged stream skip the key
+/// through a per-stream cache.
 #[derive(Default)]
 pub(crate) struct LabelInterner {
     by_stream: HashMap<u64, Arc<OutputLabels>>,
@@ -42,13 +42,9 @@ pub(crate) struct LabelInterner {
 
 impl LabelInterner {
     pub(crate) fn intern(&mut self, stream: StreamRef<'_>, row: &RowLabels<'_>) -> Arc<OutputLabels> {
-        if !row.is_modified() {
-            if let Some(found) = self.by_stream.get(&stream.id) {
-                return found.clone();
-            }
-            let built = Arc::new(build_output(row));
-            self.by_stream.insert(stream.id, built.clone());
-            return built;
+        let unmodified = !row.is_modified();
+        if unmodified && let Some(found) = self.by_stream.get(&stream.id) {
+            return found.clone();
         }
         self.key.clear();
         let mut count = 0;
@@ -65,18 +61,25 @@ impl LabelInterner {
         });
         let pairs = &mut self.pairs[..count];
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, value, _) in pairs.iter() {
+        // Empty values are dropped from output labels, so they must not split label sets either.
+        for (name, value, _) in pairs.iter().filter(|(_, value, _)| !value.is_empty()) {
             self.key.push_str(name);
             self.key.push('\u{0}');
             self.key.push_str(value);
             self.key.push('\u{1}');
         }
-        if let Some(found) = self.by_key.get(&self.key) {
-            return found.clone();
+        let interned = match self.by_key.get(&self.key) {
+            Some(found) => found.clone(),
+            None => {
+                let built = Arc::new(build_output(row));
+                self.by_key.insert(self.key.clone(), built.clone());
+                built
+            }
+        };
+        if unmodified {
+            self.by_stream.insert(stream.id, interned.clone());
         }
-        let built = Arc::new(build_output(row));
-        self.by_key.insert(self.key.clone(), built.clone());
-        built
+        interned
     }
 }
 

@@ -206,6 +206,17 @@ fn regexp_rename_and_keep() {
 }
 
 #[test]
+fn empty_labels_do_not_split_streams() {
+    // `json missing="nope"` gives JSON rows an empty `missing` label and leaves it unset on the non-JSON row (40 s);
+    // empty labels are not shown, so after dropping the error and the trace ids all five rows share one stream.
+    let query = r#"{app="api", env="prod"} | json missing="nope" | drop __error__, __error_details__, trace_id"#;
+    let streams = streams(query, forward_range(100));
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert_eq!(streams[0].0, r#"{app="api", env="prod"}"#);
+    assert_eq!(streams[0].1.iter().map(|(seconds, _)| *seconds).collect::<Vec<_>>(), [10, 20, 30, 40, 50]);
+}
+
+#[test]
 fn unpack_replaces_the_line() {
     assert_eq!(
         streams(r#"{app="packed"} | unpack"#, forward_range(100)),

@@ -14,6 +14,8 @@ PYTHON_PACKAGES=(
   "opentelemetry-api==1.45.2"
   "opentelemetry-sdk==1.45.2"
   "opentelemetry-exporter-otlp==1.45.2"
+  "python-logging-loki==0.3.1"
+  "websocket-client==1.8.0"
 )
 
 if [[ "$(id -u)" -ne 0 ]]; then
@@ -35,4 +37,4 @@ fi
 
 command -v prometheus >/dev/null || { echo "prometheus was not installed" >&2; exit 1; }
 prometheus --version 2>&1 | head -n 1
-"$PYTHON" -c 'import pytest, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http; print("python test dependencies ok")'
+"$PYTHON" -c 'import pytest, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, logging_loki, websocket; print("python test dependencies ok")'

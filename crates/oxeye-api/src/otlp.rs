@@ -87,6 +87,16 @@ async fn export(
     Outcome::Ok(ExportMetricsServiceResponse { partial_success })
 }
 
+/// An OTLP/JSON response body: fields left unset (`partialSuccess` when nothing was refused) are omitted, as
+/// proto3's JSON mapping writes them, rather than written as `null`.
+pub(crate) fn response_json(response: &impl serde::Serialize) -> serde_json::Value {
+    let mut value = serde_json::to_value(response).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(object) = value.as_object_mut() {
+        object.retain(|_, field| !field.is_null());
+    }
+    value
+}
+
 /// An OTLP/HTTP error: a `google.rpc.Status` in the request's encoding.
 pub(crate) fn error_response(is_json: bool, status: StatusCode, code: i32, message: String) -> Response {
     if is_json {
@@ -167,8 +177,7 @@ pub async fn http_metrics(State(state): State<ApiState>, headers: HeaderMap, bod
     match export(&state, tenant, request, "otlp_http").await {
         Outcome::Ok(response) => {
             if is_json {
-                let json = serde_json::to_value(&response).unwrap_or_else(|_| serde_json::json!({}));
-                (StatusCode::OK, axum::Json(json)).into_response()
+                (StatusCode::OK, axum::Json(crate::otlp::response_json(&response))).into_response()
             } else {
                 (StatusCode::OK, [("content-type", "application/x-protobuf")], response.encode_to_vec()).into_response()
             }

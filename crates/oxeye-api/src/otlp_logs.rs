@@ -81,8 +81,7 @@ pub async fn http_logs(State(state): State<ApiState>, headers: HeaderMap, body: 
     match export(&state, tenant, decoded, "otlp_http").await {
         Outcome::Ok(response) => {
             if is_json {
-                let json = serde_json::to_value(&response).unwrap_or_else(|_| serde_json::json!({}));
-                (StatusCode::OK, axum::Json(json)).into_response()
+                (StatusCode::OK, axum::Json(crate::otlp::response_json(&response))).into_response()
             } else {
                 (StatusCode::OK, [("content-type", "application/x-protobuf")], response.encode_to_vec()).into_response()
             }

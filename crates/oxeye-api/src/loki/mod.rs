@@ -6,12 +6,10 @@
 
 mod elasticsearch;
 mod index;
-#[allow(dead_code)] // Query rendering: used by the LogQL query handlers.
 mod json;
-#[allow(dead_code)] // Query parameters: used by the LogQL query handlers.
 mod params;
 mod push;
-#[allow(dead_code)] // Subscriptions: used by the tail handler.
+mod query;
 mod tail;
 #[cfg(test)]
 mod tests;
@@ -29,13 +27,15 @@ use crate::ApiState;
 
 /// Parses a LogQL stream selector (`{app="api", env=~"prod|staging"}`) into matchers.
 pub(crate) fn parse_stream_selector(text: &str) -> Result<Vec<Matcher>, String> {
-    crate::selector::parse_selector(text)
+    oxeye_logql::parse_selector(text).map_err(|e| e.to_string())
 }
 
 /// Every Loki route.
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/loki/api/v1/push", post(push::push))
+        .route("/loki/api/v1/query_range", get(query::query_range).post(query::query_range))
+        .route("/loki/api/v1/query", get(query::query).post(query::query))
         .route("/loki/api/v1/labels", get(index::labels).post(index::labels))
         .route("/loki/api/v1/label/{name}/values", get(index::label_values).post(index::label_values))
         .route("/loki/api/v1/series", get(index::series).post(index::series))
@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/loki/api/v1/index/volume", get(index::volume).post(index::volume))
         .route("/loki/api/v1/index/volume_range", get(index::volume_range).post(index::volume_range))
         .route("/loki/api/v1/status/buildinfo", get(build_info))
+        .route("/loki/api/v1/tail", get(tail::tail))
         .route("/insert/elasticsearch/_bulk", post(elasticsearch::bulk))
         .route("/v1/logs", post(crate::otlp_logs::http_logs))
 }

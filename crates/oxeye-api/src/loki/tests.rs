@@ -151,3 +151,107 @@ async fn elasticsearch_bulk_answers_per_document() {
     let values = harness.get_json("/loki/api/v1/label/host/values", None).await;
     assert_eq!(values["data"], json!(["h1"]));
 }
+
+#[tokio::test]
+async fn log_and_metric_queries_answer_in_lokis_shapes() {
+    let harness = harness();
+    let base = now_ns() - 60_000_000_000;
+    let body = json!({"streams": [
+        {"stream": {"app": "api"}, "values": [
+            [(base + 1_000_000_000).to_string(), "level=info status=200 path=/a"],
+            [(base + 2_000_000_000).to_string(), "level=error status=500 path=/b", {"trace_id": "abc"}],
+            [(base + 3_000_000_000).to_string(), "level=info status=200 path=/c"],
+        ]},
+    ]});
+    assert_eq!(push_json(&harness, &body, None).await.0, StatusCode::NO_CONTENT);
+    let start = base.to_string();
+    let end = (base + 10_000_000_000).to_string();
+    let uri = |query: &str, extra: &str| {
+        let query: String = url_escape(query);
+        format!("/loki/api/v1/query_range?query={query}&start={start}&end={end}{extra}")
+    };
+
+    let result = harness.get_json(&uri(r#"{app="api"} | logfmt | status >= 500"#, ""), None).await;
+    assert_eq!(result["status"], "success");
+    let data = &result["data"];
+    assert_eq!(data["resultType"], "streams");
+    let streams = data["result"].as_array().unwrap();
+    assert_eq!(streams.len(), 1);
+    // The default encoding merges structured metadata and parsed labels into the stream's labels.
+    assert_eq!(
+        streams[0]["stream"],
+        json!({"app": "api", "detected_level": "error", "level": "error", "path": "/b", "service_name": "api", "status": "500", "trace_id": "abc"})
+    );
+    assert_eq!(streams[0]["values"], json!([[(base + 2_000_000_000).to_string(), "level=error status=500 path=/b"]]));
+    assert_eq!(data["stats"]["summary"]["totalLinesProcessed"], 3);
+    assert_eq!(data["stats"]["summary"]["totalEntriesReturned"], 1);
+
+    // categorize-labels: stream labels alone, metadata and parsed labels per entry.
+    let request = Request::get(uri(r#"{app="api"} | logfmt | status >= 500"#, ""))
+        .header("X-Loki-Response-Encoding-Flags", "categorize-labels")
+        .body(Body::empty())
+        .unwrap();
+    let (status, text) = harness.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let result: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(result["data"]["encodingFlags"], json!(["categorize-labels"]));
+    let stream = &result["data"]["result"][0];
+    assert_eq!(stream["stream"], json!({"app": "api", "service_name": "api"}));
+    assert_eq!(stream["values"][0][2]["structuredMetadata"], json!({"detected_level": "error", "trace_id": "abc"}));
+    assert_eq!(stream["values"][0][2]["parsed"], json!({"level": "error", "path": "/b", "status": "500"}));
+
+    // Backward (the default) with a limit: the newest entry.
+    let result = harness.get_json(&uri(r#"{app="api"}"#, "&limit=1"), None).await;
+    assert_eq!(result["data"]["result"][0]["values"][0][1], "level=info status=200 path=/c");
+
+    // A metric query: a matrix with second timestamps and string values.
+    let result = harness
+        .get_json(&uri(r#"sum by (level) (count_over_time({app="api"} | logfmt [10s]))"#, "&step=10s"), None)
+        .await;
+    let data = &result["data"];
+    assert_eq!(data["resultType"], "matrix");
+    let series = data["result"].as_array().unwrap();
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0]["metric"], json!({"level": "error"}));
+    assert_eq!(series[1]["metric"], json!({"level": "info"}));
+    let last_point = |series: &Value| series["values"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last_point(&series[1])[1], "2");
+
+    // Errors are plain text with Loki's wording.
+    let (status, text) = harness.get(&uri(r#"{app="api"} |= "#, ""), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.starts_with("parse error at line 1, col"), "{text}");
+    let instant = format!("/loki/api/v1/query?query={}", url_escape(r#"{app="api"}"#));
+    let (status, text) = harness.get(&instant, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("log queries are not supported as an instant query type"), "{text}");
+    let instant = format!("/loki/api/v1/query?query={}&time={end}", url_escape(r#"count_over_time({app="api"}[1m])"#));
+    let result = harness.get_json(&instant, None).await;
+    assert_eq!(result["data"]["resultType"], "vector");
+    // Structured metadata is part of a sample's labels in Loki 3: one series per (stream, metadata) set.
+    let counts: Vec<(String, String)> = result["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (s["metric"]["detected_level"].as_str().unwrap().to_string(), s["value"][1].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(counts, [("error".to_string(), "1".to_string()), ("info".to_string(), "2".to_string())]);
+    let instant =
+        format!("/loki/api/v1/query?query={}&time={end}", url_escape(r#"sum(count_over_time({app="api"}[1m]))"#));
+    let result = harness.get_json(&instant, None).await;
+    assert_eq!(
+        result["data"]["result"],
+        json!([{"metric": {}, "value": [((base + 10_000_000_000) / 1_000_000) as f64 / 1000.0, "3"]}])
+    );
+}
+
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,230 @@
+//! LogQL queries: `/loki/api/v1/query_range` and `/loki/api/v1/query` (GET and POST form).
+//!
+//! The query is parsed with `oxeye-logql` and evaluated on a blocking thread against the tenant's logs, bounded
+//! by `ApiConfig::logql.timeout`. Results are rendered in Loki's shapes (`json.rs`): streams for log queries
+//! (with the `categorize-labels` encoding when the client sends `X-Loki-Response-Encoding-Flags:
+//! categorize-labels`), a matrix for range metric queries, a vector or scalar for instant ones; every answer has
+//! the `stats` block. Errors are plain text: 400 for the client's mistakes, 500 for the server's.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use oxeye_logql::{Engine, EngineOptions, Expr, InstantParams, QueryOutput, QueryValue, RangeParams, StreamResult};
+use oxeye_logs_store::TenantLogsReader;
+use oxeye_storage_api::LogsReader;
+
+use super::json::{EntryJson, QueryStats, write_entry, write_labels, write_sample, write_seconds, write_series};
+use super::json::{write_stats, write_value};
+use super::params::{bounds, direction, interval, limit, step, time};
+use crate::params::Params;
+use crate::tenant::tenant_from_headers;
+use crate::{ApiError, ApiState};
+
+/// Most points a range query may return per series (Loki and Prometheus: 11,000).
+const MAX_POINTS: i64 = 11_000;
+const CATEGORIZE_LABELS: &str = "categorize-labels";
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::Loki(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn query_error(error: oxeye_logql::QueryError) -> ApiError {
+    let status = if error.is_client_error() { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
+    ApiError::Loki(status, error.to_string())
+}
+
+fn parse_query(params: &Params) -> Result<Expr, ApiError> {
+    oxeye_logql::parse(params.value("query")).map_err(|e| bad(e.to_string()))
+}
+
+fn categorize_labels(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("x-loki-response-encoding-flags")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|flag| flag.trim() == CATEGORIZE_LABELS))
+}
+
+/// Runs `work` with the tenant's reader on a blocking thread, within the configured timeout.
+async fn evaluate(
+    state: &ApiState,
+    headers: &HeaderMap,
+    work: impl FnOnce(&Engine, &dyn LogsReader) -> Result<QueryOutput, oxeye_logql::QueryError> + Send + 'static,
+) -> Result<QueryOutput, ApiError> {
+    let tenant = tenant_from_headers(headers).map_err(|e| bad(e.to_string()))?;
+    let reader = state.logs.existing_tenant(&tenant).map(TenantLogsReader::new);
+    let options =
+        EngineOptions { max_entries_limit: state.config.logql.max_entries_limit as u32, ..Default::default() };
+    let timeout = state.config.logql.timeout;
+    let task = tokio::task::spawn_blocking(move || {
+        let engine = Engine::new(options);
+        match &reader {
+            Some(reader) => work(&engine, reader),
+            // A tenant that never wrote logs: an empty store (the query must still parse and answer).
+            None => work(&engine, &super::tail::BatchReader { streams: &[] }),
+        }
+    });
+    match tokio::time::timeout(timeout, task).await {
+        Err(_) => Err(ApiError::Loki(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("query timed out after {}s (logql timeout)", timeout.as_secs_f64()),
+        )),
+        Ok(Err(join)) => Err(ApiError::Internal(format!("query task failed: {join}"))),
+        Ok(Ok(result)) => result.map_err(query_error),
+    }
+}
+
+/// `GET|POST /loki/api/v1/query_range`.
+pub async fn query_range(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let params = Params::parse(query, &headers, &body)?;
+    let expr = parse_query(&params)?;
+    let (start_ns, end_ns) = bounds(&params, oxeye_logs_store::now_ns())?;
+    if end_ns < start_ns {
+        return Err(bad("end timestamp must not be before or equal to start time"));
+    }
+    let step_ns = step(&params, start_ns, end_ns)?;
+    if step_ns <= 0 {
+        return Err(bad("zero or negative query resolution step widths are not accepted. Try a positive integer"));
+    }
+    if !expr.is_log_query() && (end_ns - start_ns) / step_ns > MAX_POINTS {
+        return Err(bad(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let range = RangeParams {
+        start_ns,
+        end_ns,
+        step_ns,
+        interval_ns: interval(&params)?,
+        direction: direction(&params)?,
+        limit: limit(&params)? as u32,
+    };
+    let output = evaluate(&state, &headers, move |engine, reader| engine.range(reader, &expr, range)).await?;
+    Ok(render(&output, categorize_labels(&headers), received))
+}
+
+/// `GET|POST /loki/api/v1/query`: an instant query at `time` (default now).
+pub async fn query(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let params = Params::parse(query, &headers, &body)?;
+    let expr = parse_query(&params)?;
+    let instant = InstantParams {
+        time_ns: time(&params, oxeye_logs_store::now_ns())?,
+        direction: direction(&params)?,
+        limit: limit(&params)? as u32,
+    };
+    let output = evaluate(&state, &headers, move |engine, reader| engine.instant(reader, &expr, instant)).await?;
+    Ok(render(&output, categorize_labels(&headers), received))
+}
+
+/// Loki's success envelope around a result.
+pub(crate) fn render(output: &QueryOutput, categorize: bool, received: Instant) -> Response {
+    let mut body = String::with_capacity(4096);
+    body.push_str("{\"status\":\"success\"");
+    if !output.warnings.is_empty() {
+        body.push_str(",\"warnings\":[");
+        for (index, warning) in output.warnings.iter().enumerate() {
+            if index > 0 {
+                body.push(',');
+            }
+            oxeye_model::go_json::write_string(&mut body, warning);
+        }
+        body.push(']');
+    }
+    body.push_str(",\"data\":{\"resultType\":");
+    match &output.value {
+        QueryValue::Streams(streams) => {
+            body.push_str("\"streams\"");
+            let categorized = if categorize { output.value.categorized_streams() } else { None };
+            if categorized.is_some() {
+                body.push_str(",\"encodingFlags\":[\"categorize-labels\"]");
+            }
+            body.push_str(",\"result\":");
+            write_streams(&mut body, categorized.as_deref().unwrap_or(streams), categorized.is_some());
+        }
+        QueryValue::Vector(samples) => {
+            body.push_str("\"vector\",\"result\":[");
+            for (index, sample) in samples.iter().enumerate() {
+                if index > 0 {
+                    body.push(',');
+                }
+                write_sample(&mut body, &sample.labels, sample.timestamp_ms * 1_000_000, sample.value);
+            }
+            body.push(']');
+        }
+        QueryValue::Matrix(series) => {
+            body.push_str("\"matrix\",\"result\":[");
+            for (index, one) in series.iter().enumerate() {
+                if index > 0 {
+                    body.push(',');
+                }
+                write_series(&mut body, &one.labels, one.points.iter().map(|(ms, value)| (ms * 1_000_000, *value)));
+            }
+            body.push(']');
+        }
+        QueryValue::Scalar { timestamp_ms, value } => {
+            body.push_str("\"scalar\",\"result\":[");
+            write_seconds(&mut body, timestamp_ms * 1_000_000);
+            body.push(',');
+            write_value(&mut body, *value);
+            body.push(']');
+        }
+    }
+    body.push_str(",\"stats\":");
+    let stats = &output.stats;
+    write_stats(
+        &mut body,
+        &QueryStats {
+            exec_time_seconds: stats.exec_time.as_secs_f64(),
+            queue_time_seconds: (received.elapsed().saturating_sub(stats.exec_time)).as_secs_f64(),
+            total_bytes_processed: stats.total_bytes_processed,
+            total_lines_processed: stats.total_lines_processed,
+            total_entries_returned: stats.total_entries_returned,
+            total_post_filter_lines: stats.total_post_filter_lines,
+            structured_metadata_bytes: stats.total_structured_metadata_bytes_processed,
+            store: stats.store,
+        },
+    );
+    body.push_str("}}\n");
+    (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], body).into_response()
+}
+
+fn write_streams(out: &mut String, streams: &[StreamResult], categorized: bool) {
+    out.push('[');
+    for (index, stream) in streams.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"stream\":");
+        write_labels(out, stream.labels.iter());
+        out.push_str(",\"values\":[");
+        for (entry_index, entry) in stream.entries.iter().enumerate() {
+            if entry_index > 0 {
+                out.push(',');
+            }
+            let json = EntryJson {
+                timestamp_ns: entry.timestamp_ns,
+                line: &entry.line,
+                structured_metadata: entry.labels.structured_metadata.as_slice(),
+                parsed: entry.labels.parsed.as_slice(),
+            };
+            write_entry(out, &json, categorized);
+        }
+        out.push_str("]}");
+    }
+    out.push(']');
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds oxeye, runs `oxeye serve` on its defaults (data in ./oxeye-data), writes a few samples through the
-# Prometheus text import and reads them back through the Prometheus API and a PromQL query. oxeye keeps running until Ctrl-C.
+# Prometheus text import and reads them back through the Prometheus API and a PromQL query, then pushes log lines
+# through Loki's push API and reads them back with LogQL. oxeye keeps running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxeye-target}"
@@ -21,5 +22,11 @@ echo "-- series:";   curl -s 'http://127.0.0.1:9800/api/v1/series?match[]=demo_t
 echo "-- metadata:"; curl -s 'http://127.0.0.1:9800/api/v1/metadata?metric=demo_temperature_celsius'; echo
 echo "-- samples:";  curl -s 'http://127.0.0.1:9800/api/v1/export?match[]=demo_temperature_celsius'
 echo "-- PromQL:";   curl -s http://127.0.0.1:9800/api/v1/query --data-urlencode 'query=avg(demo_temperature_celsius)'; echo
+now_ns="$(date +%s)000000000"
+printf '{"streams":[{"stream":{"app":"demo","env":"dev"},"values":[["%s","level=info msg=\\"user logged in\\" user=ada"],["%s","level=error msg=\\"payment failed\\" user=bob"]]}]}' \
+  "$now_ns" "$((now_ns + 1))" | curl -sf -H 'Content-Type: application/json' --data-binary @- http://127.0.0.1:9800/loki/api/v1/push
+echo "-- log labels:"; curl -s 'http://127.0.0.1:9800/loki/api/v1/labels'; echo
+echo "-- LogQL:";      curl -s -G http://127.0.0.1:9800/loki/api/v1/query_range --data-urlencode 'query={app="demo"} | logfmt | level="error"' \
+  --data-urlencode 'limit=10' | head -c 400; echo
 echo "oxeye is serving on http://127.0.0.1:9800 (OTLP gRPC :4317, HTTP :4318). Ctrl-C to stop."
 wait $pid

@@ -11,6 +11,7 @@
 use std::fmt;
 
 use oxeye_model::Labels;
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::log_streams::MetadataBuilder;
@@ -46,8 +47,8 @@ pub(crate) fn add_detected_level(stream_labels: &Labels, metadata: &mut Metadata
         metadata.set(DETECTED_LEVEL, normalized);
         return;
     }
-    let from_labels = LEVEL_FIELDS.iter().find_map(|field| stream_labels.get(field));
-    let from_metadata = || LEVEL_FIELDS.iter().find_map(|field| metadata.get(field));
+    let from_labels = level_field(stream_labels.iter().map(|label| (label.name.as_str(), label.value.as_str())));
+    let from_metadata = || level_field(metadata.pairs());
     let level = match from_labels.or_else(from_metadata) {
         Some(value) => normalize_level(value).into_owned(),
         None => match metadata.get("severity_number") {
@@ -58,6 +59,23 @@ pub(crate) fn add_detected_level(stream_labels: &Labels, metadata: &mut Metadata
     if !level.is_empty() {
         metadata.set(DETECTED_LEVEL, level);
     }
+}
+
+/// The value of the highest-priority [`LEVEL_FIELDS`] name among `pairs`. One pass with a cheap reject on the
+/// first byte, since this runs for every entry.
+fn level_field<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for (name, value) in pairs {
+        if !matches!(name.as_bytes().first(), Some(b'l' | b'L' | b's' | b'S')) {
+            continue;
+        }
+        if let Some(priority) = LEVEL_FIELDS.iter().position(|field| *field == name)
+            && best.is_none_or(|(best_priority, _)| priority < best_priority)
+        {
+            best = Some((priority, value));
+        }
+    }
+    best.map(|(_, value)| value)
 }
 
 /// Known spellings (case-insensitive) to Loki's level names; anything else unchanged.
@@ -119,48 +137,45 @@ fn level_of_line(line: &str) -> String {
 }
 
 /// The earliest level word in the line standing between word boundaries (Loki's `detectLevelFromLogLine`).
+///
+/// One pass over the line: a word can only start at the line's start or after a left-boundary byte, so only
+/// those positions are compared (ASCII case-insensitively) with the level words; the first that is followed by a
+/// right-boundary byte (or the end) wins. This runs on every pushed line, so it allocates nothing.
 fn level_word(line: &str) -> &'static str {
-    const PATTERNS: &[(&str, &str)] = &[
-        ("trace", "trace"),
-        ("debug", "debug"),
-        ("fatal", "fatal"),
-        ("critical", "critical"),
-        ("error", "error"),
-        ("err", "error"),
-        ("warning", "warn"),
-        ("warn", "warn"),
-        ("info", "info"),
+    const PATTERNS: &[(&[u8], &str)] = &[
+        (b"trace", "trace"),
+        (b"debug", "debug"),
+        (b"fatal", "fatal"),
+        (b"critical", "critical"),
+        (b"error", "error"),
+        (b"err", "error"),
+        (b"warning", "warn"),
+        (b"warn", "warn"),
+        (b"info", "info"),
     ];
-    let lower = line.to_ascii_lowercase();
-    let mut best: Option<(usize, &'static str)> = None;
-    for (word, level) in PATTERNS {
-        let Some(position) = bounded_position(&lower, word) else {
-            continue;
-        };
-        if best.is_none_or(|(best_position, _)| position < best_position) {
-            best = Some((position, level));
-            if position == 0 {
-                break;
+    const LEFT: &[u8] = b" \t\n[({\"'=|";
+    const RIGHT: &[u8] = b" \t\n[]({}):,!\"'=|";
+    let bytes = line.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        if start == 0 || LEFT.contains(&bytes[start - 1]) {
+            let first = bytes[start].to_ascii_lowercase();
+            if matches!(first, b't' | b'd' | b'f' | b'c' | b'e' | b'w' | b'i') {
+                for (word, level) in PATTERNS {
+                    let end = start + word.len();
+                    if word[0] == first
+                        && end <= bytes.len()
+                        && bytes[start..end].eq_ignore_ascii_case(word)
+                        && bytes.get(end).is_none_or(|c| RIGHT.contains(c))
+                    {
+                        return level;
+                    }
+                }
             }
         }
+        start += 1;
     }
-    best.map_or("unknown", |(_, level)| level)
-}
-
-fn bounded_position(text: &str, word: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let left_boundary =
-        |position: Option<usize>| position.and_then(|p| bytes.get(p)).is_none_or(|c| b" \t\n[({\"'=|".contains(c));
-    let right_boundary = |position: usize| bytes.get(position).is_none_or(|c| b" \t\n[]({}):,!\"'=|".contains(c));
-    let mut offset = 0;
-    while let Some(found) = text.get(offset..).and_then(|rest| rest.find(word)) {
-        let start = offset + found;
-        if left_boundary(start.checked_sub(1)) && right_boundary(start + word.len()) {
-            return Some(start);
-        }
-        offset = start + 1;
-    }
-    None
+    "unknown"
 }
 
 /// The value of the highest-priority level field of a logfmt line (keys compared case-insensitively).
@@ -258,8 +273,8 @@ impl<'de> Visitor<'de> for LevelFieldSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            map.next_value_seed(FieldValueSeed { key: &key, depth: self.depth, found: &mut *self.found })?;
+        while let Some(LevelKey(is_level)) = map.next_key::<LevelKey>()? {
+            map.next_value_seed(FieldValueSeed { is_level, depth: self.depth, found: &mut *self.found })?;
             if self.found.is_some() {
                 return Err(de::Error::custom(FOUND));
             }
@@ -273,13 +288,32 @@ impl<'de> Visitor<'de> for LevelFieldSeed<'_> {
     }
 }
 
-struct FieldValueSeed<'a, 'k> {
-    key: &'k str,
+/// An object key, read without allocating: whether it is one of [`LEVEL_FIELDS`].
+struct LevelKey(bool);
+
+impl<'de> Deserialize<'de> for LevelKey {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = LevelKey;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an object key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<LevelKey, E> {
+                Ok(LevelKey(LEVEL_FIELDS.contains(&key)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct FieldValueSeed<'a> {
+    is_level: bool,
     depth: usize,
     found: &'a mut Option<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for FieldValueSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for FieldValueSeed<'_> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -287,7 +321,7 @@ impl<'de> DeserializeSeed<'de> for FieldValueSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for FieldValueSeed<'_, '_> {
+impl<'de> Visitor<'de> for FieldValueSeed<'_> {
     type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -295,7 +329,7 @@ impl<'de> Visitor<'de> for FieldValueSeed<'_, '_> {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
-        if LEVEL_FIELDS.contains(&self.key) {
+        if self.is_level {
             *self.found = Some(text.to_string());
         }
         Ok(())

@@ -182,6 +182,11 @@ impl MetadataBuilder {
         self.pairs.iter().find(|pair| pair.name == name).map(|pair| pair.value.as_str())
     }
 
+    /// Every (name, value) set so far, in insertion order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|pair| (pair.name.as_str(), pair.value.as_str()))
+    }
+
     pub fn build(self) -> Vec<Label> {
         self.pairs
     }
@@ -192,17 +197,30 @@ impl MetadataBuilder {
 pub(crate) struct StreamGrouper {
     positions: HashMap<oxeye_model::Labels, usize>,
     streams: Vec<LogStream>,
+    /// The stream of the previous push: consecutive entries of one stream skip the hash lookup.
+    last: Option<usize>,
 }
 
 impl StreamGrouper {
     pub fn push(&mut self, labels: &oxeye_model::Labels, entry: LogEntry) {
-        match self.positions.get(labels) {
-            Some(&position) => self.streams[position].entries.push(entry),
+        if let Some(last) = self.last
+            && self.streams[last].labels == *labels
+        {
+            self.streams[last].entries.push(entry);
+            return;
+        }
+        let position = match self.positions.get(labels) {
+            Some(&position) => {
+                self.streams[position].entries.push(entry);
+                position
+            }
             None => {
                 self.positions.insert(labels.clone(), self.streams.len());
                 self.streams.push(LogStream { labels: labels.clone(), entries: vec![entry] });
+                self.streams.len() - 1
             }
-        }
+        };
+        self.last = Some(position);
     }
 
     pub fn into_batch(self) -> LogBatch {

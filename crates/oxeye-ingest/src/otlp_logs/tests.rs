@@ -316,3 +316,13 @@ proptest! {
         prop_assert_eq!(decoded.batch.entry_count() + decoded.rejected_entries(), 1);
     }
 }
+
+#[test]
+fn snake_case_keys_send_the_body_down_the_normalising_path() {
+    use super::decode::has_snake_case_key;
+    assert!(!has_snake_case_key(br#"{"resourceLogs":[{"scopeLogs":[],"x":"a_b"}]}"#));
+    assert!(has_snake_case_key(br#"{"resource_logs":[]}"#));
+    assert!(has_snake_case_key(br#"{"a" : {"time_unix_nano" :"1"}}"#));
+    assert!(!has_snake_case_key(br#"{"k":"escaped \" quote_with underscore: x"}"#));
+    assert!(has_snake_case_key(br#"{"unterminated"#));
+}

@@ -2,13 +2,13 @@
 //!
 //! The filter is an array of 256-bit blocks, each eight 32-bit words. A key's hash picks one block with its
 //! upper 32 bits and sets one bit in each of the eight words with its lower 32 bits, so a probe touches one cache
-//! line. Sized at 10 bits per distinct key, the false-positive rate is about 1 %. Encoded as the words in
+//! line. Sized at 8 bits per distinct key, the false-positive rate is about 2 %. Encoded as the words in
 //! little-endian order; the block count is the encoded length / 32.
 
 const SALT: [u32; 8] =
     [0x47b6_137b, 0x4497_4d91, 0x8824_ad5b, 0xa2b7_289d, 0x7054_95c7, 0x2df1_424b, 0x9efc_4947, 0x5c6b_fb31];
 
-const BITS_PER_KEY: usize = 10;
+const BITS_PER_KEY: usize = 8;
 
 /// A filter being built.
 #[derive(Debug)]
@@ -99,7 +99,7 @@ mod tests {
         assert!((0..10_000).all(|i| bloom.may_contain(hash_bytes(format!("token{i}").as_bytes()))));
         let false_positives =
             (0..100_000).filter(|i| bloom.may_contain(hash_bytes(format!("absent{i}").as_bytes()))).count();
-        assert!(false_positives < 2_000, "false-positive rate {false_positives}/100000 is above 2 %");
+        assert!(false_positives < 3_500, "false-positive rate {false_positives}/100000 is above 3.5 %");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) struct Block {
 #[derive(Default)]
 pub(crate) struct PageScratch {
     timestamps: Vec<i64>,
-    line_lengths: Vec<u8>,
+    line_lengths: Vec<u32>,
     lines: Vec<u8>,
     metadata: Vec<u8>,
     decompressor: Option<zstd::bulk::Decompressor<'static>>,
@@ -165,11 +165,12 @@ impl Block {
         if scratch.decompressor.is_none() {
             scratch.decompressor = Some(zstd::bulk::Decompressor::new().map_err(|e| LogsError::io(&self.path, e))?);
         }
-        let mut timestamps_raw = Vec::new();
-        self.decompress(page.timestamps, &mut timestamps_raw, scratch, stats)?;
-        let mut line_lengths = std::mem::take(&mut scratch.line_lengths);
-        self.decompress(page.line_lengths, &mut line_lengths, scratch, stats)?;
-        scratch.line_lengths = line_lengths;
+        let rows = page.rows as usize;
+        if page.timestamps.raw_len != page.rows || page.line_lengths.raw_len != page.rows {
+            return Err(self.corrupt("number column count differs from the page's rows"));
+        }
+        self.decompress_numbers(page.timestamps, rows, &mut scratch.timestamps, stats)?;
+        self.decompress_numbers(page.line_lengths, rows, &mut scratch.line_lengths, stats)?;
         let mut lines = std::mem::take(&mut scratch.lines);
         self.decompress(page.lines, &mut lines, scratch, stats)?;
         scratch.lines = lines;
@@ -180,20 +181,27 @@ impl Block {
             metadata.clear();
         }
         scratch.metadata = metadata;
+        Ok(())
+    }
 
-        scratch.timestamps.clear();
-        let mut pos = 0;
-        let mut previous = 0i64;
-        for row in 0..page.rows {
-            let value = if row == 0 {
-                get_varint(&timestamps_raw, &mut pos).map_err(|_| self.corrupt("timestamp column truncated"))?
-            } else {
-                let delta =
-                    get_uvarint(&timestamps_raw, &mut pos).map_err(|_| self.corrupt("timestamp column truncated"))?;
-                previous.wrapping_add(delta as i64)
-            };
-            previous = value;
-            scratch.timestamps.push(value);
+    /// Decodes a pco column of exactly `count` numbers into `out`.
+    fn decompress_numbers<T: pco::data_types::Number>(
+        &self,
+        column: ColumnRef,
+        count: usize,
+        out: &mut Vec<T>,
+        stats: &mut LogScanStats,
+    ) -> Result<(), LogsError> {
+        let compressed = self
+            .slice(column.offset, column.compressed_len as usize)
+            .ok_or_else(|| self.corrupt("column outside the file"))?;
+        stats.compressed_bytes += compressed.len() as u64;
+        out.clear();
+        out.resize(count, T::default());
+        let progress = pco::standalone::simple_decompress_into(compressed, out)
+            .map_err(|e| self.corrupt(&format!("number column at offset {} does not decode: {e}", column.offset)))?;
+        if progress.n_processed != count || !progress.finished {
+            return Err(self.corrupt("number column holds a different count than the page"));
         }
         Ok(())
     }
@@ -267,10 +275,9 @@ impl Block {
     ) -> Result<ControlFlow<()>, LogsError> {
         let lines = std::str::from_utf8(&scratch.lines).map_err(|_| self.corrupt("line column is not UTF-8"))?;
         let mut metadata_row: Vec<(&str, &str)> = Vec::new();
-        let (mut length_pos, mut line_start, mut metadata_pos) = (0, 0, 0);
-        for &timestamp_ns in &scratch.timestamps {
-            let line_len = get_uvarint(&scratch.line_lengths, &mut length_pos)
-                .map_err(|_| self.corrupt("line length column truncated"))? as usize;
+        let (mut line_start, mut metadata_pos) = (0, 0);
+        for (&timestamp_ns, &line_len) in scratch.timestamps.iter().zip(&scratch.line_lengths) {
+            let line_len = line_len as usize;
             let line =
                 lines.get(line_start..line_start + line_len).ok_or_else(|| self.corrupt("line outside its column"))?;
             line_start += line_len;

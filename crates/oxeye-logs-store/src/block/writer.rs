@@ -5,6 +5,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use oxeye_codec::varint::{put_bytes, put_uvarint, put_varint};
+
+use super::PCO_LEVEL;
 use oxeye_model::Labels;
 
 use super::bloom::TokenBloomBuilder;
@@ -23,8 +25,8 @@ struct PageBuffer {
     min_ns: i64,
     max_ns: i64,
     previous_ns: i64,
-    timestamps: Vec<u8>,
-    line_lengths: Vec<u8>,
+    timestamps: Vec<i64>,
+    line_lengths: Vec<u32>,
     lines: Vec<u8>,
     metadata: Vec<u8>,
     has_metadata: bool,
@@ -105,15 +107,13 @@ impl BlockWriter {
         let page = &mut self.page;
         if page.rows == 0 {
             page.min_ns = timestamp_ns;
-            put_varint(&mut page.timestamps, timestamp_ns);
-        } else {
-            debug_assert!(timestamp_ns >= page.previous_ns, "BUG: rows out of order");
-            put_uvarint(&mut page.timestamps, timestamp_ns.wrapping_sub(page.previous_ns) as u64);
         }
+        debug_assert!(page.rows == 0 || timestamp_ns >= page.previous_ns, "BUG: rows out of order");
+        page.timestamps.push(timestamp_ns);
         page.previous_ns = timestamp_ns;
         page.max_ns = timestamp_ns;
         page.rows += 1;
-        put_uvarint(&mut page.line_lengths, line.len() as u64);
+        page.line_lengths.push(line.len() as u32);
         page.lines.extend_from_slice(line.as_bytes());
         for_each_token(line.as_bytes(), |token| {
             page.bloom_keys.push(hash_bytes(token));
@@ -137,8 +137,8 @@ impl BlockWriter {
             return Ok(());
         }
         let mut page = std::mem::take(&mut self.page);
-        let timestamps = self.write_column(&page.timestamps)?;
-        let line_lengths = self.write_column(&page.line_lengths)?;
+        let timestamps = self.write_numbers(&page.timestamps)?;
+        let line_lengths = self.write_numbers(&page.line_lengths)?;
         let lines = self.write_column(&page.lines)?;
         let metadata = if page.has_metadata { self.write_column(&page.metadata)? } else { ColumnRef::default() };
         page.bloom_keys.sort_unstable();
@@ -190,6 +190,19 @@ impl BlockWriter {
         let compressed = self.compressor.compress(raw).map_err(|e| LogsError::io(&self.temporary_path, e))?;
         let column =
             ColumnRef { offset: self.offset, compressed_len: compressed.len() as u32, raw_len: raw.len() as u32 };
+        self.write_raw(&compressed)?;
+        Ok(column)
+    }
+
+    /// A column of numbers as one pco stream; `raw_len` holds the count.
+    fn write_numbers<T: pco::data_types::Number>(&mut self, numbers: &[T]) -> Result<ColumnRef, LogsError> {
+        let config = pco::ChunkConfig::default().with_compression_level(PCO_LEVEL);
+        let compressed = pco::standalone::simple_compress(numbers, &config).map_err(|e| LogsError::Corrupt {
+            path: self.temporary_path.clone(),
+            reason: format!("pco could not compress a column: {e}"),
+        })?;
+        let column =
+            ColumnRef { offset: self.offset, compressed_len: compressed.len() as u32, raw_len: numbers.len() as u32 };
         self.write_raw(&compressed)?;
         Ok(column)
     }

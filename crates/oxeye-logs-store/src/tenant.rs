@@ -55,6 +55,8 @@ pub struct TenantLogs {
     rate: Mutex<RateLimiter>,
     /// Serialises cuts, compactions and retention.
     maintenance: Mutex<()>,
+    /// A cut started by an append that filled the head is running (see [`TenantLogs::append`]).
+    cut_running: std::sync::atomic::AtomicBool,
     next_block: Mutex<u64>,
 }
 
@@ -101,6 +103,7 @@ impl TenantLogs {
             wal,
             rate: Mutex::new(rate),
             maintenance: Mutex::new(()),
+            cut_running: std::sync::atomic::AtomicBool::new(false),
             next_block: Mutex::new(next_block),
         })
     }
@@ -115,8 +118,28 @@ impl TenantLogs {
 
     /// Validates and stores a batch. Entries that break a limit are refused and reported; the rest are written to
     /// the WAL and the head before this returns (and fsynced first with `SyncPolicy::Always`). A batch over the
-    /// ingestion rate is refused whole, as Loki does.
-    pub fn append(&self, batch: LogBatch, now_ns: i64) -> Result<AppendOutcome, LogsError> {
+    /// ingestion rate is refused whole, as Loki does. When the head reaches its size limit, a cut starts on a
+    /// background thread at once rather than at the next maintenance pass, so the head's memory stays near its
+    /// limit under any ingest rate.
+    pub fn append(self: &Arc<Self>, batch: LogBatch, now_ns: i64) -> Result<AppendOutcome, LogsError> {
+        let outcome = self.append_inner(batch, now_ns)?;
+        let full = self.head.read().unwrap_or_else(|p| p.into_inner()).raw_bytes >= self.options.head_max_bytes;
+        if full && !self.cut_running.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let tenant = self.clone();
+            let spawned = std::thread::Builder::new().name("oxeye-logs-cut".into()).spawn(move || {
+                if let Err(error) = tenant.maintain(crate::now_ns(), false) {
+                    tracing::error!(tenant = %tenant.tenant.as_str(), %error, "cutting a full logs head failed");
+                }
+                tenant.cut_running.store(false, std::sync::atomic::Ordering::Release);
+            });
+            if spawned.is_err() {
+                self.cut_running.store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn append_inner(&self, batch: LogBatch, now_ns: i64) -> Result<AppendOutcome, LogsError> {
         let limits = self.limits().clone();
         let mut outcome = AppendOutcome::default();
         let total_lines = batch.entry_count();

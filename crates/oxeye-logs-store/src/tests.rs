@@ -192,3 +192,24 @@ fn compaction_merges_a_days_small_blocks_without_changing_what_is_read() {
     let store = LogsStore::open(LogsOptions::new(dir.path())).unwrap();
     assert_eq!(all_rows(&store, &tenant, any_app()), expected);
 }
+
+#[test]
+fn a_full_head_is_cut_without_waiting_for_maintenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = LogsOptions::new(dir.path());
+    options.head_max_bytes = 1000;
+    let store = LogsStore::open(options).unwrap();
+    let tenant = TenantId::default_tenant();
+    let logs = store.tenant(&tenant).unwrap();
+    let line = "x".repeat(600);
+    logs.append(LogBatch { streams: vec![stream(&[("app", "a")], &[(NOW, &line)])] }, NOW).unwrap();
+    assert_eq!(logs.summary().blocks, 0, "below the limit: no cut");
+    logs.append(LogBatch { streams: vec![stream(&[("app", "a")], &[(NOW + 1, &line)])] }, NOW).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while logs.summary().blocks == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let summary = logs.summary();
+    assert_eq!((summary.blocks, summary.head_entries), (1, 0));
+    assert_eq!(all_rows(&store, &tenant, any_app()).len(), 2);
+}

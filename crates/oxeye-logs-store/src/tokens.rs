@@ -72,6 +72,19 @@ pub(crate) fn pair_hash(name: &str, value: &str) -> u64 {
     hash_bytes(&key)
 }
 
+/// Keys at least this long (trace ids, span ids, request ids: what needle searches look for) enter the bloom filter
+/// twice, under two independent hashes, so a probe for one has the false-positive rate squared.
+pub(crate) const LONG_KEY_LEN: usize = 16;
+
+/// The bloom keys of a token or pair of `len` bytes whose first hash is `hash`: itself, plus a second independent
+/// hash for long ones (see [`LONG_KEY_LEN`]).
+pub(crate) fn bloom_keys(hash: u64, len: usize) -> impl Iterator<Item = u64> {
+    let second = (len >= LONG_KEY_LEN).then(|| fmix64(hash ^ SECOND_KEY_SALT));
+    std::iter::once(hash).chain(second)
+}
+
+const SECOND_KEY_SALT: u64 = 0x5851_f42d_4c95_7f2d;
+
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 const SEED: u64 = 0x6f78_6579_655f_6c67;
 
@@ -133,6 +146,17 @@ mod tests {
         f("GET /api/users HTTP", &[("GET", false), ("api", true), ("users", true), ("HTTP", false)]);
         f("=x", &[("x", false)]);
         f("", &[]);
+    }
+
+    #[test]
+    fn long_keys_enter_the_bloom_twice() {
+        let short: Vec<u64> = bloom_keys(hash_bytes(b"error"), 5).collect();
+        assert_eq!(short, [hash_bytes(b"error")]);
+        let trace = b"4bf92f3577b34da6a3ce929d0e0e4736";
+        let long: Vec<u64> = bloom_keys(hash_bytes(trace), trace.len()).collect();
+        assert_eq!(long.len(), 2);
+        assert_eq!(long[0], hash_bytes(trace));
+        assert_ne!(long[0], long[1]);
     }
 
     #[test]

@@ -169,6 +169,9 @@ pub(super) fn evaluate(
     let mut scratch = Scratch::default();
     let mut key_scratch = String::new();
     let mut arrival = 0usize;
+    // Read between the scans of time slices, while `sink` holds its borrows.
+    let kept = std::cell::Cell::new(0usize);
+    let matched = std::cell::Cell::new(0u64);
     let mut sink = |stream: StreamRef<'_>, row: LogRow<'_>| {
         let metadata_bytes: usize = row.metadata.iter().map(|(name, value)| name.len() + value.len()).sum();
         stats.total_lines_processed += 1;
@@ -183,6 +186,7 @@ pub(super) fn evaluate(
             return ControlFlow::Continue(());
         };
         stats.total_post_filter_lines += 1;
+        matched.set(matched.get() + 1);
         let output = interner.intern(stream, &labels);
         arrival += 1;
         if bounded && heap.len() == limit {
@@ -195,14 +199,33 @@ pub(super) fn evaluate(
         let candidate =
             Candidate { timestamp_ns: row.timestamp_ns, labels: output, arrival, line: line.to_string(), forward };
         if bounded {
-            heap.push(candidate)
+            heap.push(candidate);
+            kept.set(heap.len());
         } else {
             all.push(candidate)
         }
         ControlFlow::Continue(())
     };
-    let scan_stats = reader.scan(&request, &mut sink)?;
-    stats.store.add(&scan_stats);
+    let mut store_stats = oxeye_storage_api::LogScanStats::default();
+    if bounded && limit > 0 {
+        // Newest (backward) or oldest (forward) time slices first; once `limit` entries are kept, every entry of a
+        // later slice ranks behind all of them, so the rest of the range need not be read.
+        let mut slices = TimeSlices::new(params.start_ns, params.end_ns, forward);
+        let mut request = request;
+        while let Some((slice_start, slice_end)) = slices.next_slice() {
+            request.start_ns = slice_start;
+            request.end_ns = slice_end;
+            let before = matched.get();
+            store_stats.add(&reader.scan(&request, &mut sink)?);
+            if kept.get() >= limit {
+                break;
+            }
+            slices.observe(matched.get() - before, limit - kept.get());
+        }
+    } else {
+        store_stats.add(&reader.scan(&request, &mut sink)?);
+    }
+    stats.store.add(&store_stats);
     let mut selected = if bounded { heap.into_vec() } else { all };
     selected.sort();
     if !bounded {
@@ -211,6 +234,63 @@ pub(super) fn evaluate(
     selected.truncate(limit);
     stats.total_entries_returned = selected.len() as u64;
     Ok(QueryOutput { value: QueryValue::Streams(group_streams(selected)), stats, warnings: Vec::new() })
+}
+
+/// The slices of a limited log query's range, read from the end the query starts at (Loki splits queries by time
+/// for the same reason). The first slice is 1/64 of the range (at least a minute); each next one is sized from the
+/// matches the previous slices yielded per nanosecond to fill what is still missing, with a margin, at least
+/// doubling and at most the rest of the range. A query whose matches are rare therefore reads the rest in one or
+/// two more scans, so a page is decoded at most a few times.
+struct TimeSlices {
+    forward: bool,
+    /// The part of the range not read yet: `[low, high)`.
+    low: i64,
+    high: i64,
+    next_len: i64,
+    read_ns: i64,
+    matched: u64,
+}
+
+impl TimeSlices {
+    const FIRST_FRACTION: i64 = 64;
+    const MIN_FIRST_NS: i64 = 60_000_000_000;
+
+    fn new(start_ns: i64, end_ns: i64, forward: bool) -> Self {
+        let range = end_ns.saturating_sub(start_ns).max(0);
+        let first = (range / Self::FIRST_FRACTION).max(Self::MIN_FIRST_NS);
+        Self { forward, low: start_ns, high: end_ns, next_len: first, read_ns: 0, matched: 0 }
+    }
+
+    fn next_slice(&mut self) -> Option<(i64, i64)> {
+        if self.low >= self.high {
+            return None;
+        }
+        let len = self.next_len.min(self.high - self.low);
+        let slice = if self.forward {
+            let slice = (self.low, self.low + len);
+            self.low += len;
+            slice
+        } else {
+            let slice = (self.high - len, self.high);
+            self.high -= len;
+            slice
+        };
+        self.read_ns += len;
+        Some(slice)
+    }
+
+    /// Records what the last slice yielded and sizes the next one to find `missing` more entries.
+    fn observe(&mut self, matched: u64, missing: usize) {
+        self.matched += matched;
+        let doubled = self.next_len.saturating_mul(2);
+        self.next_len = if self.matched == 0 {
+            i64::MAX
+        } else {
+            let per_ns = self.matched as f64 / self.read_ns.max(1) as f64;
+            let wanted = (missing as f64 * 2.0 / per_ns).min(i64::MAX as f64) as i64;
+            wanted.max(doubled)
+        };
+    }
 }
 
 /// Loki's `interval` rule: an entry is returned when it is at least `interval` after (forward) or before (backward)

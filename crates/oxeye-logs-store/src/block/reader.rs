@@ -12,7 +12,7 @@ use super::bloom::TokenBloom;
 use super::{BLOCK_FOOTER_LEN, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PageMeta, StreamMeta};
 use crate::LogsError;
 use crate::head::decode_metadata;
-use crate::tokens::{hash_bytes, needle_tokens, pair_hash};
+use crate::tokens::{bloom_keys, hash_bytes, needle_tokens, pair_hash};
 
 /// An open block file.
 #[derive(Debug)]
@@ -111,7 +111,10 @@ impl Block {
             .line_contains
             .iter()
             .flat_map(|needle| needle_tokens(needle))
-            .map(|t| (hash_bytes(t.token.as_bytes()), t.whole, t.token.len() as u32))
+            .flat_map(|t| {
+                let (whole, len) = (t.whole, t.token.len() as u32);
+                bloom_keys(hash_bytes(t.token.as_bytes()), t.token.len()).map(move |key| (key, whole, len))
+            })
             .collect();
         for stream in self.matching_streams(&request.matchers, request.start_ns, request.end_ns) {
             let pair_hashes: Vec<u64> = request
@@ -119,7 +122,7 @@ impl Block {
                 .metadata_equals
                 .iter()
                 .filter(|(name, value)| stream.labels.get(name) != Some(value.as_str()))
-                .map(|(name, value)| pair_hash(name, value))
+                .flat_map(|(name, value)| bloom_keys(pair_hash(name, value), value.len()))
                 .collect();
             let stream_ref = StreamRef { id: stream.id, labels: &stream.labels };
             let pages = &self.pages[stream.first_page as usize..(stream.first_page + stream.page_count) as usize];

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::LogsError;
 use crate::head::stream_id;
-use crate::tokens::{for_each_token, hash_bytes, pair_hash};
+use crate::tokens::{bloom_keys, for_each_token, hash_bytes, pair_hash};
 
 /// Columns of the page being filled.
 #[derive(Default)]
@@ -116,7 +116,7 @@ impl BlockWriter {
         page.line_lengths.push(line.len() as u32);
         page.lines.extend_from_slice(line.as_bytes());
         for_each_token(line.as_bytes(), |token| {
-            page.bloom_keys.push(hash_bytes(token));
+            page.bloom_keys.extend(bloom_keys(hash_bytes(token), token.len()));
             page.max_token_len = page.max_token_len.max(token.len() as u32);
         });
         put_uvarint(&mut page.metadata, metadata.len() as u64);
@@ -124,7 +124,7 @@ impl BlockWriter {
             page.has_metadata = true;
             put_bytes(&mut page.metadata, name.as_bytes());
             put_bytes(&mut page.metadata, value.as_bytes());
-            page.bloom_keys.push(pair_hash(name, value));
+            page.bloom_keys.extend(bloom_keys(pair_hash(name, value), value.len()));
         }
         if page.rows as usize >= PAGE_MAX_ROWS || page.lines.len() >= PAGE_MAX_LINE_BYTES {
             self.flush_page()?;

@@ -232,15 +232,65 @@ fn structured_metadata_filter_and_hints() {
     let QueryValue::Streams(streams) = &output.value else { panic!("not streams") };
     assert_eq!(streams.len(), 1);
     assert_eq!((streams[0].entries[0].timestamp_ns - T0) / 1_000_000_000, 50);
-    assert_eq!(
-        hints_of(&reader),
-        [LogFilterHints {
-            line_contains: vec!["slow".into()],
-            metadata_equals: vec![("trace_id".into(), "def".into())]
-        }]
+    let hints =
+        LogFilterHints { line_contains: vec!["slow".into()], metadata_equals: vec![("trace_id".into(), "def".into())] };
+    // The range is read in time slices (oldest first, forward); every scan carries the hints, and the slices
+    // tile the range exactly.
+    let scans = hints_of(&reader);
+    assert!(!scans.is_empty() && scans.iter().all(|h| *h == hints), "{scans:?}");
+    let requests = reader.requests.lock().unwrap();
+    let slices: Vec<(i64, i64)> = requests.iter().map(|r| (r.start_ns, r.end_ns)).collect();
+    assert_eq!(slices.first().map(|s| s.0), Some(t(0)));
+    assert_eq!(slices.last().map(|s| s.1), Some(t(100)));
+    assert!(slices.windows(2).all(|w| w[0].1 == w[1].0), "{slices:?}");
+    assert!(requests.iter().all(|r| r.direction == Direction::Forward));
+}
+
+/// A long range with many rows: a limited query reads only the newest (backward) or oldest (forward) slices, and
+/// answers exactly what a full read would.
+#[test]
+fn limited_queries_read_only_the_slices_they_need() {
+    let hour = 3_600i64;
+    let rows: Vec<MemoryRow> = (0..10 * hour)
+        .step_by(10)
+        .map(|second| row(second, if second % 7_000 == 0 { "rare event" } else { "common line" }, &[]))
+        .collect();
+    let total = rows.len() as u64;
+    let reader = MemoryReader {
+        streams: vec![MemoryStream { id: 1, labels: labels(&[("app", "busy")]), rows }],
+        requests: Mutex::new(Vec::new()),
+    };
+    let range = |direction, limit| RangeParams {
+        start_ns: t(0),
+        end_ns: t(10 * hour),
+        step_ns: 0,
+        interval_ns: 0,
+        direction,
+        limit,
+    };
+    let seconds = |output: &QueryOutput| -> Vec<i64> {
+        let QueryValue::Streams(streams) = &output.value else { panic!("not streams") };
+        streams.iter().flat_map(|s| &s.entries).map(|e| (e.timestamp_ns - T0) / 1_000_000_000).collect()
+    };
+    let expr = crate::parse(r#"{app="busy"}"#).unwrap();
+    let newest = engine().range(&reader, &expr, range(Direction::Backward, 5)).unwrap();
+    assert_eq!(seconds(&newest), [35_990, 35_980, 35_970, 35_960, 35_950]);
+    assert!(
+        newest.stats.store.decompressed_lines < total / 20,
+        "read {} of {total}",
+        newest.stats.store.decompressed_lines
     );
-    let request = &reader.requests.lock().unwrap()[0];
-    assert_eq!((request.start_ns, request.end_ns, request.direction), (t(0), t(100), Direction::Forward));
+    let oldest = engine().range(&reader, &expr, range(Direction::Forward, 3)).unwrap();
+    assert_eq!(seconds(&oldest), [0, 10, 20]);
+    assert!(oldest.stats.store.decompressed_lines < total / 20);
+
+    // Rare matches: the slices grow to the rest of the range quickly, so each row is read at most a few times.
+    reader.requests.lock().unwrap().clear();
+    let rare = crate::parse(r#"{app="busy"} |= "rare""#).unwrap();
+    let output = engine().range(&reader, &rare, range(Direction::Backward, 100)).unwrap();
+    assert_eq!(seconds(&output), [35_000, 28_000, 21_000, 14_000, 7_000, 0]);
+    assert_eq!(output.stats.store.decompressed_lines, total, "every row read exactly once");
+    assert!(reader.requests.lock().unwrap().len() <= 3);
 }
 
 #[test]
@@ -255,7 +305,9 @@ fn stats_count_processed_and_returned_rows() {
     assert_eq!(stats.total_post_filter_lines, 2);
     assert_eq!(stats.total_entries_returned, 2);
     assert_eq!(stats.store.decompressed_lines, 4);
-    assert_eq!(stats.store.chunks_opened, 1);
+    // Two time slices were read (the first minute of the range, then the rest), each opening the stream once.
+    assert_eq!(stats.store.chunks_opened, 2);
+    assert_eq!(reader.requests.lock().unwrap().len(), 2);
 }
 
 #[test]

@@ -53,7 +53,9 @@ pub struct TenantLogs {
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
     wal: Wal,
     rate: Mutex<RateLimiter>,
-    /// Serialises cuts, compactions and retention.
+    /// Serialises cuts.
+    cutting: Mutex<()>,
+    /// Serialises compactions and retention (separate from cuts, so a long merge never delays a cut of a full head).
     maintenance: Mutex<()>,
     /// A cut started by an append that filled the head is running (see [`TenantLogs::append`]).
     cut_running: std::sync::atomic::AtomicBool,
@@ -102,6 +104,7 @@ impl TenantLogs {
             blocks: RwLock::new(blocks),
             wal,
             rate: Mutex::new(rate),
+            cutting: Mutex::new(()),
             maintenance: Mutex::new(()),
             cut_running: std::sync::atomic::AtomicBool::new(false),
             next_block: Mutex::new(next_block),
@@ -127,7 +130,7 @@ impl TenantLogs {
         if full && !self.cut_running.swap(true, std::sync::atomic::Ordering::AcqRel) {
             let tenant = self.clone();
             let spawned = std::thread::Builder::new().name("oxeye-logs-cut".into()).spawn(move || {
-                if let Err(error) = tenant.maintain(crate::now_ns(), false) {
+                if let Err(error) = tenant.cut_if_due(crate::now_ns(), false) {
                     tracing::error!(tenant = %tenant.tenant.as_str(), %error, "cutting a full logs head failed");
                 }
                 tenant.cut_running.store(false, std::sync::atomic::Ordering::Release);
@@ -248,7 +251,16 @@ impl TenantLogs {
     /// Cuts the head into a block if it is large or old enough (or always with `force`), then applies retention
     /// and compaction. Returns whether a block was cut.
     pub fn maintain(&self, now_ns: i64, force: bool) -> Result<bool, LogsError> {
+        let cut = self.cut_if_due(now_ns, force)?;
         let _guard = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
+        self.apply_retention(now_ns)?;
+        crate::compaction::compact(self)?;
+        Ok(cut)
+    }
+
+    /// Cuts the head into a block if it is large or old enough (or always with `force`); returns whether it did.
+    fn cut_if_due(&self, now_ns: i64, force: bool) -> Result<bool, LogsError> {
+        let _guard = self.cutting.lock().unwrap_or_else(|p| p.into_inner());
         let due = {
             let head = self.head.read().unwrap_or_else(|p| p.into_inner());
             !head.is_empty()
@@ -258,10 +270,7 @@ impl TenantLogs {
                         now_ns.saturating_sub(first) >= self.options.head_max_age.as_nanos() as i64
                     }))
         };
-        let cut = due && self.cut_head()?;
-        self.apply_retention(now_ns)?;
-        crate::compaction::compact(self)?;
-        Ok(cut)
+        Ok(due && self.cut_head()?)
     }
 
     /// Swaps the head out, writes it as a block, publishes the block and drops the WAL segments it covers.

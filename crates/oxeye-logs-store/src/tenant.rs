@@ -59,6 +59,8 @@ pub struct TenantLogs {
     maintenance: Mutex<()>,
     /// A cut started by an append that filled the head is running (see [`TenantLogs::append`]).
     cut_running: std::sync::atomic::AtomicBool,
+    /// Signalled when such a cut ends; appends wait on it while the head is over its limit.
+    cut_finished: (Mutex<()>, std::sync::Condvar),
     next_block: Mutex<u64>,
 }
 
@@ -107,6 +109,7 @@ impl TenantLogs {
             cutting: Mutex::new(()),
             maintenance: Mutex::new(()),
             cut_running: std::sync::atomic::AtomicBool::new(false),
+            cut_finished: (Mutex::new(()), std::sync::Condvar::new()),
             next_block: Mutex::new(next_block),
         })
     }
@@ -121,10 +124,15 @@ impl TenantLogs {
 
     /// Validates and stores a batch. Entries that break a limit are refused and reported; the rest are written to
     /// the WAL and the head before this returns (and fsynced first with `SyncPolicy::Always`). A batch over the
-    /// ingestion rate is refused whole, as Loki does. When the head reaches its size limit, a cut starts on a
-    /// background thread at once rather than at the next maintenance pass, so the head's memory stays near its
-    /// limit under any ingest rate.
+    /// ingestion rate is refused whole, as Loki does.
+    ///
+    /// Memory: when the head reaches its size limit, a cut starts on a background thread at once rather than at
+    /// the next maintenance pass. Writing a block runs at the speed of one core's compression, which a fast client
+    /// can outpace; so while a cut runs and the head has refilled to its limit, appends wait for the cut to end
+    /// (back-pressure: slower answers, never unbounded memory). The head and the one being cut then hold about
+    /// twice the limit.
     pub fn append(self: &Arc<Self>, batch: LogBatch, now_ns: i64) -> Result<AppendOutcome, LogsError> {
+        self.wait_while_far_behind();
         let outcome = self.append_inner(batch, now_ns)?;
         let full = self.head.read().unwrap_or_else(|p| p.into_inner()).raw_bytes >= self.options.head_max_bytes;
         if full && !self.cut_running.swap(true, std::sync::atomic::Ordering::AcqRel) {
@@ -133,13 +141,42 @@ impl TenantLogs {
                 if let Err(error) = tenant.cut_if_due(crate::now_ns(), false) {
                     tracing::error!(tenant = %tenant.tenant.as_str(), %error, "cutting a full logs head failed");
                 }
-                tenant.cut_running.store(false, std::sync::atomic::Ordering::Release);
+                tenant.end_background_cut();
             });
             if spawned.is_err() {
-                self.cut_running.store(false, std::sync::atomic::Ordering::Release);
+                self.end_background_cut();
             }
         }
         Ok(outcome)
+    }
+
+    fn end_background_cut(&self) {
+        let _guard = self.cut_finished.0.lock().unwrap_or_else(|p| p.into_inner());
+        self.cut_running.store(false, std::sync::atomic::Ordering::Release);
+        self.cut_finished.1.notify_all();
+    }
+
+    /// Blocks while a background cut runs and the head is over its limit (at most a minute, so a stuck cut cannot
+    /// stop ingest for good).
+    fn wait_while_far_behind(&self) {
+        let far_behind = || {
+            self.cut_running.load(std::sync::atomic::Ordering::Acquire)
+                && self.head.read().unwrap_or_else(|p| p.into_inner()).raw_bytes
+                    >= self.options.head_max_bytes
+        };
+        if !far_behind() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut guard = self.cut_finished.0.lock().unwrap_or_else(|p| p.into_inner());
+        while far_behind() {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                tracing::warn!(tenant = %self.tenant.as_str(), "logs head still over its limit after a minute");
+                return;
+            }
+            guard = self.cut_finished.1.wait_timeout(guard, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
     }
 
     fn append_inner(&self, batch: LogBatch, now_ns: i64) -> Result<AppendOutcome, LogsError> {

@@ -4,6 +4,7 @@
 //! shapes exactly (`json.rs`). Elasticsearch bulk ingest (VictoriaLogs' path) and OTLP logs live beside the push
 //! handler because they feed the same store.
 
+mod detected;
 mod elasticsearch;
 mod index;
 mod json;
@@ -42,6 +43,12 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/loki/api/v1/index/stats", get(index::index_stats).post(index::index_stats))
         .route("/loki/api/v1/index/volume", get(index::volume).post(index::volume))
         .route("/loki/api/v1/index/volume_range", get(index::volume_range).post(index::volume_range))
+        .route("/loki/api/v1/detected_labels", get(detected::detected_labels).post(detected::detected_labels))
+        .route("/loki/api/v1/detected_fields", get(detected::detected_fields).post(detected::detected_fields))
+        .route(
+            "/loki/api/v1/detected_field/{name}/values",
+            get(detected::detected_field_values).post(detected::detected_field_values),
+        )
         .route("/loki/api/v1/status/buildinfo", get(build_info))
         .route("/loki/api/v1/tail", get(tail::tail))
         .route("/insert/elasticsearch/_bulk", post(elasticsearch::bulk))

@@ -255,3 +255,54 @@ fn url_escape(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn detected_labels_and_fields_for_logs_drilldown() {
+    let harness = harness();
+    let now = now_ns();
+    let body = json!({"streams": [
+        {"stream": {"app": "api", "pod": "p-1", "request": "1"}, "values": [
+            [(now - 3_000_000_000).to_string(), r#"{"status":200,"latency":"15ms","user":{"id":"u1"},"ok":true}"#, {"trace_id": "abc"}],
+            [(now - 2_000_000_000).to_string(), r#"{"status":500,"latency":"2s","user":{"id":"u2"},"ok":false}"#],
+        ]},
+        {"stream": {"app": "worker", "pod": "p-2", "request": "2"}, "values": [
+            [(now - 1_000_000_000).to_string(), "level=info msg=\"job done\" took=1.5 size=10KB"],
+        ]},
+    ]});
+    assert_eq!(push_json(&harness, &body, None).await.0, StatusCode::NO_CONTENT);
+
+    let labels = harness.get_json("/loki/api/v1/detected_labels?query=%7Bapp%3D~%22.%2B%22%7D", None).await;
+    // `request` holds only numbers (ids): left out; `pod` is a static label: kept.
+    assert_eq!(
+        labels,
+        json!({"detectedLabels": [
+            {"label": "app", "cardinality": 2},
+            {"label": "pod", "cardinality": 2},
+            {"label": "service_name", "cardinality": 2},
+        ]})
+    );
+
+    let fields = harness.get_json("/loki/api/v1/detected_fields?query=%7Bapp%3D~%22.%2B%22%7D", None).await;
+    assert_eq!(fields["limit"], 1000);
+    let by_name: std::collections::BTreeMap<String, Value> = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["label"].as_str().unwrap().to_string(), f.clone()))
+        .collect();
+    assert_eq!(
+        by_name["status"],
+        json!({"label": "status", "type": "int", "cardinality": 2, "parsers": ["json"], "jsonPath": ["status"]})
+    );
+    assert_eq!(by_name["user_id"]["jsonPath"], json!(["user", "id"]));
+    assert_eq!(by_name["ok"]["type"], "boolean");
+    assert_eq!(by_name["latency"]["type"], "duration");
+    assert_eq!(by_name["took"], json!({"label": "took", "type": "float", "cardinality": 1, "parsers": ["logfmt"]}));
+    assert_eq!(by_name["size"]["type"], "bytes");
+    assert_eq!(by_name["msg"]["type"], "string");
+    // Structured metadata has no parser.
+    assert_eq!(by_name["trace_id"]["parsers"], Value::Null);
+
+    let values = harness.get_json("/loki/api/v1/detected_field/status/values?query=%7Bapp%3D%22api%22%7D", None).await;
+    assert_eq!(values, json!({"limit": 1000, "values": ["200", "500"]}));
+}

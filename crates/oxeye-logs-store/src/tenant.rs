@@ -161,8 +161,7 @@ impl TenantLogs {
     fn wait_while_far_behind(&self) {
         let far_behind = || {
             self.cut_running.load(std::sync::atomic::Ordering::Acquire)
-                && self.head.read().unwrap_or_else(|p| p.into_inner()).raw_bytes
-                    >= self.options.head_max_bytes
+                && self.head.read().unwrap_or_else(|p| p.into_inner()).raw_bytes >= self.options.head_max_bytes
         };
         if !far_behind() {
             return;

@@ -8,10 +8,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oxeye_logs_store::TenantLogsReader;
-use oxeye_model::{Label, Labels};
+use oxeye_model::Labels;
 use oxeye_storage_api::{LogsReader, Matcher, StreamVolume};
 
-use super::json::{write_labels, write_sample, write_series};
+use super::json::write_labels;
 use super::params::{bounds, step};
 use crate::params::Params;
 use crate::tenant::tenant_from_headers;
@@ -176,26 +176,64 @@ pub async fn index_stats(
     )))
 }
 
-/// The labels a volume is grouped by: `targetLabels` if given, else the names the selector matches on.
-fn volume_group_labels(params: &Params, matchers: &[Matcher]) -> Result<Vec<String>, ApiError> {
-    if params.value("aggregateBy") == "labels" {
-        return Err(bad("aggregateBy=labels is not supported by oxeye yet; use the default aggregateBy=series"));
-    }
-    let target = params.value("targetLabels");
-    let mut names: Vec<String> = if target.is_empty() {
-        matchers.iter().map(|m| m.name.clone()).collect()
-    } else {
-        target.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
-    };
-    names.sort();
-    names.dedup();
-    Ok(names)
+/// How volumes are grouped (Loki's `aggregateBy`): by the label sets the grouping names pick out of each stream
+/// (`series`, the default), or by label name (`labels`: one group per label name, holding the bytes of every
+/// stream that has that label).
+struct VolumeGrouping {
+    by_label_name: bool,
+    /// `targetLabels` if given, else the names the selector matches on; empty means every label.
+    names: Vec<String>,
 }
 
-fn group_key(labels: &Labels, names: &[String]) -> Labels {
-    let kept: Vec<Label> =
-        names.iter().filter_map(|name| labels.get(name).map(|value| Label::new(name.clone(), value))).collect();
-    Labels::from_sorted_unchecked(kept)
+impl VolumeGrouping {
+    fn new(params: &Params, matchers: &[Matcher]) -> Result<Self, ApiError> {
+        let by_label_name = match params.value("aggregateBy") {
+            "" | "series" => false,
+            "labels" => true,
+            other => return Err(bad(format!("invalid aggregateBy value {other:?}: must be series or labels"))),
+        };
+        let target = params.value("targetLabels");
+        let mut names: Vec<String> = if !target.is_empty() {
+            target.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        } else if by_label_name {
+            Vec::new()
+        } else {
+            matchers.iter().map(|m| m.name.clone()).collect()
+        };
+        names.sort();
+        names.dedup();
+        Ok(Self { by_label_name, names })
+    }
+
+    /// The groups one stream adds its bytes to, each as the label pairs its metric shows.
+    fn groups(&self, labels: &Labels) -> Vec<Vec<(String, String)>> {
+        let picked = labels.iter().filter(|l| self.names.is_empty() || self.names.contains(&l.name));
+        if self.by_label_name {
+            picked.map(|l| vec![(l.name.clone(), String::new())]).collect()
+        } else {
+            vec![picked.map(|l| (l.name.clone(), l.value.clone())).collect()]
+        }
+    }
+}
+
+/// Writes a group's metric object (a label may have the empty value here, as Loki's `aggregateBy=labels` shows).
+fn write_group(out: &mut String, group: &[(String, String)]) {
+    out.push('{');
+    for (index, (name, value)) in group.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        oxeye_model::go_json::write_string(out, name);
+        out.push(':');
+        oxeye_model::go_json::write_string(out, value);
+    }
+    out.push('}');
+}
+
+/// The group key Loki sorts ties by: the metric in Prometheus notation.
+fn group_name(group: &[(String, String)]) -> String {
+    let pairs: Vec<String> = group.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    format!("{{{}}}", pairs.join(", "))
 }
 
 fn volume_limit(params: &Params) -> Result<usize, ApiError> {
@@ -203,6 +241,20 @@ fn volume_limit(params: &Params) -> Result<usize, ApiError> {
         "" => Ok(100),
         text => text.parse::<usize>().ok().filter(|l| *l > 0).ok_or_else(|| bad("limit must be a positive value")),
     }
+}
+
+/// Groups ranked as Loki ranks them: largest (first) value first, ties by name; at most `limit`.
+fn ranked<T>(
+    groups: BTreeMap<Vec<(String, String)>, T>,
+    first_value: impl Fn(&T) -> u64,
+    limit: usize,
+) -> Vec<(Vec<(String, String)>, T)> {
+    let mut ranked: Vec<(Vec<(String, String)>, T)> = groups.into_iter().collect();
+    ranked.sort_by(|a, b| {
+        first_value(&b.1).cmp(&first_value(&a.1)).then_with(|| group_name(&a.0).cmp(&group_name(&b.0)))
+    });
+    ranked.truncate(limit);
+    ranked
 }
 
 /// `GET|POST /loki/api/v1/index/volume`: bytes per group of streams, largest first, as a Prometheus vector at
@@ -216,28 +268,34 @@ pub async fn volume(
     let params = Params::parse(query, &headers, &body)?;
     let (start, end) = bounds(&params, oxeye_logs_store::now_ns())?;
     let (matchers, volumes) = volumes(&state, &headers, &params, start, end).await?;
-    let names = volume_group_labels(&params, &matchers)?;
+    let grouping = VolumeGrouping::new(&params, &matchers)?;
     let limit = volume_limit(&params)?;
-    let mut groups: BTreeMap<Labels, u64> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
     for volume in &volumes {
-        *groups.entry(group_key(&volume.labels, &names)).or_default() += volume.bytes;
+        for group in grouping.groups(&volume.labels) {
+            *groups.entry(group).or_default() += volume.bytes;
+        }
     }
-    let mut ranked: Vec<(Labels, u64)> = groups.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    ranked.truncate(limit);
     let mut body = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
-    for (index, (labels, bytes)) in ranked.iter().enumerate() {
+    for (index, (group, bytes)) in ranked(groups, |bytes| *bytes, limit).iter().enumerate() {
         if index > 0 {
             body.push(',');
         }
-        write_sample(&mut body, labels, end, *bytes as f64);
+        body.push_str("{\"metric\":");
+        write_group(&mut body, group);
+        body.push_str(",\"value\":[");
+        super::json::write_seconds(&mut body, end);
+        body.push(',');
+        super::json::write_value(&mut body, *bytes as f64);
+        body.push_str("]}");
     }
     body.push_str("]}}\n");
     Ok(json_response(body))
 }
 
 /// `GET|POST /loki/api/v1/index/volume_range`: the same per `step` bucket, as a matrix. A bucket counts the
-/// streams' storage units that overlap it whole (oxeye keeps sizes per unit, not per second).
+/// streams' storage units that overlap it whole (oxeye keeps sizes per unit, not per second; Loki prorates chunks
+/// by their overlap).
 pub async fn volume_range(
     State(state): State<ApiState>,
     RawQuery(query): RawQuery,
@@ -253,37 +311,46 @@ pub async fn volume_range(
         ));
     }
     let limit = volume_limit(&params)?;
-    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-    let mut totals: BTreeMap<Labels, u64> = BTreeMap::new();
-    let mut names = None;
+    let mut series: BTreeMap<Vec<(String, String)>, Vec<(i64, u64)>> = BTreeMap::new();
+    let mut grouping = None;
     let mut bucket_end = start;
     while bucket_end <= end {
         let (matchers, volumes) = volumes(&state, &headers, &params, bucket_end - step_ns, bucket_end - 1).await?;
-        let group_names = match &names {
-            Some(names) => names,
-            None => names.insert(volume_group_labels(&params, &matchers)?),
+        let grouping = match &grouping {
+            Some(grouping) => grouping,
+            None => grouping.insert(VolumeGrouping::new(&params, &matchers)?),
         };
-        let mut buckets: BTreeMap<Labels, u64> = BTreeMap::new();
+        let mut buckets: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
         for volume in &volumes {
-            *buckets.entry(group_key(&volume.labels, group_names)).or_default() += volume.bytes;
+            for group in grouping.groups(&volume.labels) {
+                *buckets.entry(group).or_default() += volume.bytes;
+            }
         }
-        for (labels, bytes) in buckets {
-            *totals.entry(labels.clone()).or_default() += bytes;
-            series.entry(labels).or_default().push((bucket_end, bytes as f64));
+        for (group, bytes) in buckets {
+            series.entry(group).or_default().push((bucket_end, bytes));
         }
         bucket_end += step_ns;
     }
-    let mut ranked: Vec<(Labels, u64)> = totals.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    ranked.truncate(limit);
-    let mut kept: Vec<&Labels> = ranked.iter().map(|(labels, _)| labels).collect();
-    kept.sort();
     let mut body = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[");
-    for (index, labels) in kept.iter().enumerate() {
+    for (index, (group, points)) in ranked(series, |points| points.first().map_or(0, |p| p.1), limit).iter().enumerate()
+    {
         if index > 0 {
             body.push(',');
         }
-        write_series(&mut body, labels, series.get(*labels).cloned().unwrap_or_default());
+        body.push_str("{\"metric\":");
+        write_group(&mut body, group);
+        body.push_str(",\"values\":[");
+        for (point_index, (timestamp_ns, bytes)) in points.iter().enumerate() {
+            if point_index > 0 {
+                body.push(',');
+            }
+            body.push('[');
+            super::json::write_seconds(&mut body, *timestamp_ns);
+            body.push(',');
+            super::json::write_value(&mut body, *bytes as f64);
+            body.push(']');
+        }
+        body.push_str("]}");
     }
     body.push_str("]}}\n");
     Ok(json_response(body))

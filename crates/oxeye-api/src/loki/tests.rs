@@ -48,6 +48,22 @@ async fn pushed_streams_show_in_labels_series_and_index_stats() {
     assert_eq!(result[0]["metric"], json!({"app": "api"}));
     assert_eq!(result[0]["value"][1], (31 + 2 * detected_level).to_string());
     assert_eq!(result[1]["metric"], json!({"app": "db"}));
+    // aggregateBy=labels: one group per label name, metric `{name: ""}`, largest first.
+    let by_label =
+        harness.get_json("/loki/api/v1/index/volume?query=%7Bapp%3D~%22.%2B%22%7D&aggregateBy=labels", None).await;
+    let groups: Vec<(Value, String)> = by_label["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["metric"].clone(), r["value"][1].as_str().unwrap().to_string()))
+        .collect();
+    let all = (31 + 10 + 3 * detected_level).to_string();
+    assert_eq!(
+        groups,
+        [(json!({"app": ""}), all.clone()), (json!({"env": ""}), all.clone()), (json!({"service_name": ""}), all)]
+    );
+    let (status, _) = harness.get("/loki/api/v1/index/volume?query=%7Bapp%3D%22db%22%7D&aggregateBy=pods", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Another tenant sees nothing.
     let labels = harness.get_json("/loki/api/v1/labels", Some("other")).await;

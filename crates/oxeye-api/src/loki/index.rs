@@ -176,6 +176,9 @@ pub async fn index_stats(
     )))
 }
 
+/// A volume group: the label pairs its metric shows.
+type Group = Vec<(String, String)>;
+
 /// How volumes are grouped (Loki's `aggregateBy`): by the label sets the grouping names pick out of each stream
 /// (`series`, the default), or by label name (`labels`: one group per label name, holding the bytes of every
 /// stream that has that label).
@@ -206,7 +209,7 @@ impl VolumeGrouping {
     }
 
     /// The groups one stream adds its bytes to, each as the label pairs its metric shows.
-    fn groups(&self, labels: &Labels) -> Vec<Vec<(String, String)>> {
+    fn groups(&self, labels: &Labels) -> Vec<Group> {
         let picked = labels.iter().filter(|l| self.names.is_empty() || self.names.contains(&l.name));
         if self.by_label_name {
             picked.map(|l| vec![(l.name.clone(), String::new())]).collect()
@@ -244,12 +247,8 @@ fn volume_limit(params: &Params) -> Result<usize, ApiError> {
 }
 
 /// Groups ranked as Loki ranks them: largest (first) value first, ties by name; at most `limit`.
-fn ranked<T>(
-    groups: BTreeMap<Vec<(String, String)>, T>,
-    first_value: impl Fn(&T) -> u64,
-    limit: usize,
-) -> Vec<(Vec<(String, String)>, T)> {
-    let mut ranked: Vec<(Vec<(String, String)>, T)> = groups.into_iter().collect();
+fn ranked<T>(groups: BTreeMap<Group, T>, first_value: impl Fn(&T) -> u64, limit: usize) -> Vec<(Group, T)> {
+    let mut ranked: Vec<(Group, T)> = groups.into_iter().collect();
     ranked.sort_by(|a, b| {
         first_value(&b.1).cmp(&first_value(&a.1)).then_with(|| group_name(&a.0).cmp(&group_name(&b.0)))
     });
@@ -270,7 +269,7 @@ pub async fn volume(
     let (matchers, volumes) = volumes(&state, &headers, &params, start, end).await?;
     let grouping = VolumeGrouping::new(&params, &matchers)?;
     let limit = volume_limit(&params)?;
-    let mut groups: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
+    let mut groups: BTreeMap<Group, u64> = BTreeMap::new();
     for volume in &volumes {
         for group in grouping.groups(&volume.labels) {
             *groups.entry(group).or_default() += volume.bytes;
@@ -311,7 +310,7 @@ pub async fn volume_range(
         ));
     }
     let limit = volume_limit(&params)?;
-    let mut series: BTreeMap<Vec<(String, String)>, Vec<(i64, u64)>> = BTreeMap::new();
+    let mut series: BTreeMap<Group, Vec<(i64, u64)>> = BTreeMap::new();
     let mut grouping = None;
     let mut bucket_end = start;
     while bucket_end <= end {
@@ -320,7 +319,7 @@ pub async fn volume_range(
             Some(grouping) => grouping,
             None => grouping.insert(VolumeGrouping::new(&params, &matchers)?),
         };
-        let mut buckets: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
+        let mut buckets: BTreeMap<Group, u64> = BTreeMap::new();
         for volume in &volumes {
             for group in grouping.groups(&volume.labels) {
                 *buckets.entry(group).or_default() += volume.bytes;

@@ -137,7 +137,7 @@ pub(crate) struct Evaluation {
 /// Evaluates a query for `tenant` within the query limits: waits for a slot (up to the deadline), then runs
 /// `run` on a blocking thread with an engine whose timeout is what is left of the deadline.
 /// Sets the flag when dropped, i.e. when the request handling ends for any reason.
-struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+pub(crate) struct CancelOnDrop(pub(crate) Arc<std::sync::atomic::AtomicBool>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {

@@ -48,7 +48,50 @@ fn categorize_labels(headers: &HeaderMap) -> bool {
         .any(|v| v.split(',').any(|flag| flag.trim() == CATEGORIZE_LABELS))
 }
 
-/// Runs `work` with the tenant's reader on a blocking thread, within the configured timeout.
+/// A reader whose scans stop once `cancel` is set (the query timed out or its client went away): the engine's
+/// sink is wrapped so the store ends the scan at the next row.
+struct CancellableReader<'a> {
+    inner: &'a dyn LogsReader,
+    cancel: &'a std::sync::atomic::AtomicBool,
+}
+
+impl LogsReader for CancellableReader<'_> {
+    fn scan(
+        &self,
+        request: &oxeye_storage_api::LogScanRequest,
+        sink: &mut dyn oxeye_storage_api::LogSink,
+    ) -> Result<oxeye_storage_api::LogScanStats, oxeye_storage_api::ReadError> {
+        let cancel = self.cancel;
+        let mut checked = |stream: oxeye_storage_api::StreamRef<'_>, row: oxeye_storage_api::LogRow<'_>| {
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                return std::ops::ControlFlow::Break(());
+            }
+            sink.row(stream, row)
+        };
+        self.inner.scan(request, &mut checked)
+    }
+
+    fn streams(
+        &self,
+        matchers: &[oxeye_storage_api::Matcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<oxeye_model::Labels>, oxeye_storage_api::ReadError> {
+        self.inner.streams(matchers, start_ns, end_ns)
+    }
+
+    fn volumes(
+        &self,
+        matchers: &[oxeye_storage_api::Matcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<oxeye_storage_api::StreamVolume>, oxeye_storage_api::ReadError> {
+        self.inner.volumes(matchers, start_ns, end_ns)
+    }
+}
+
+/// Runs `work` with the tenant's reader on a blocking thread, within the configured timeout. When the timeout
+/// passes or the request is dropped (the client went away), the evaluation's scans are stopped.
 async fn evaluate(
     state: &ApiState,
     headers: &HeaderMap,
@@ -59,13 +102,17 @@ async fn evaluate(
     let options =
         EngineOptions { max_entries_limit: state.config.logql.max_entries_limit as u32, ..Default::default() };
     let timeout = state.config.logql.timeout;
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _cancel_on_drop = crate::query::CancelOnDrop(cancel.clone());
     let task = tokio::task::spawn_blocking(move || {
         let engine = Engine::new(options);
-        match &reader {
-            Some(reader) => work(&engine, reader),
-            // A tenant that never wrote logs: an empty store (the query must still parse and answer).
-            None => work(&engine, &super::tail::BatchReader { streams: &[] }),
-        }
+        let empty = super::tail::BatchReader { streams: &[] };
+        // A tenant that never wrote logs reads as an empty store (the query must still parse and answer).
+        let inner: &dyn LogsReader = match &reader {
+            Some(reader) => reader,
+            None => &empty,
+        };
+        work(&engine, &CancellableReader { inner, cancel: &cancel })
     });
     match tokio::time::timeout(timeout, task).await {
         Err(_) => Err(ApiError::Loki(
@@ -227,4 +274,45 @@ fn write_streams(out: &mut String, streams: &[StreamResult], categorized: bool) 
         out.push_str("]}");
     }
     out.push(']');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use oxeye_model::{LogEntry, LogStream};
+    use oxeye_storage_api::{Direction, LogFilterHints, LogRow, LogScanRequest, LogsReader, Matcher, StreamRef};
+
+    use super::CancellableReader;
+    use crate::loki::tail::BatchReader;
+
+    #[test]
+    fn a_cancelled_scan_stops_at_the_next_row() {
+        let streams = vec![LogStream {
+            labels: oxeye_model::Labels::from_pairs([("app", "a")]).unwrap(),
+            entries: (0..10).map(|i| LogEntry::new(i, format!("line {i}"))).collect(),
+        }];
+        let inner = BatchReader { streams: &streams };
+        let cancel = AtomicBool::new(false);
+        let reader = CancellableReader { inner: &inner, cancel: &cancel };
+        let request = LogScanRequest {
+            matchers: vec![Matcher::equal("app", "a")],
+            start_ns: 0,
+            end_ns: 100,
+            direction: Direction::Forward,
+            hints: LogFilterHints::default(),
+        };
+        let mut seen = 0;
+        reader
+            .scan(&request, &mut |_: StreamRef<'_>, _: LogRow<'_>| {
+                seen += 1;
+                if seen == 3 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(seen, 3, "rows after the cancellation were not handed to the engine");
+    }
 }

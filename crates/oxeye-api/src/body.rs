@@ -7,14 +7,23 @@ use axum::http::HeaderMap;
 use crate::ApiError;
 
 /// Decodes a body according to its `Content-Encoding` (`gzip`, `deflate`, `identity` or none). `snappy` is left
-/// as is for the caller (remote write and Loki use the snappy block format, which is not a stream encoding).
-pub fn decode_content_encoding(headers: &HeaderMap, body: &[u8], max_decompressed: usize) -> Result<Vec<u8>, ApiError> {
+/// as is for the caller (remote write and Loki use the snappy block format, which is not a stream encoding). An
+/// unencoded body is returned as is (shared, not copied).
+pub fn decode_content_encoding(
+    headers: &HeaderMap,
+    body: &bytes::Bytes,
+    max_decompressed: usize,
+) -> Result<bytes::Bytes, ApiError> {
     let encoding =
         headers.get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     match encoding.as_str() {
-        "" | "identity" | "snappy" => Ok(body.to_vec()),
-        "gzip" | "x-gzip" => read_bounded(flate2::read::GzDecoder::new(body), max_decompressed, "gzip"),
-        "deflate" => read_bounded(flate2::read::ZlibDecoder::new(body), max_decompressed, "deflate"),
+        "" | "identity" | "snappy" => Ok(body.clone()),
+        "gzip" | "x-gzip" => {
+            read_bounded(flate2::read::GzDecoder::new(&body[..]), max_decompressed, "gzip").map(bytes::Bytes::from)
+        }
+        "deflate" => {
+            read_bounded(flate2::read::ZlibDecoder::new(&body[..]), max_decompressed, "deflate").map(bytes::Bytes::from)
+        }
         other => Err(ApiError::UnsupportedMediaType(format!("unsupported Content-Encoding {other:?}"))),
     }
 }

@@ -113,8 +113,8 @@ pub(crate) fn error_response(is_json: bool, status: StatusCode, code: i32, messa
 pub(crate) fn accept_http_export(
     state: &ApiState,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(TenantId, tokio::sync::OwnedSemaphorePermit, Vec<u8>), Box<Response>> {
+    body: &Bytes,
+) -> Result<(TenantId, tokio::sync::OwnedSemaphorePermit, Bytes), Box<Response>> {
     let content_type = crate::body::content_type(headers);
     let is_json = content_type == "application/json";
     if !matches!(content_type.as_str(), "application/x-protobuf" | "application/protobuf" | "application/json") {

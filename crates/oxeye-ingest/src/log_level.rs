@@ -155,10 +155,21 @@ fn level_word(line: &str) -> &'static str {
     ];
     const LEFT: &[u8] = b" \t\n[({\"'=|";
     const RIGHT: &[u8] = b" \t\n[]({}):,!\"'=|";
+    const fn table(bytes: &[u8]) -> [bool; 256] {
+        let mut table = [false; 256];
+        let mut index = 0;
+        while index < bytes.len() {
+            table[bytes[index] as usize] = true;
+            index += 1;
+        }
+        table
+    }
+    const IS_LEFT: [bool; 256] = table(LEFT);
+    const IS_RIGHT: [bool; 256] = table(RIGHT);
     let bytes = line.as_bytes();
     let mut start = 0;
     while start < bytes.len() {
-        if start == 0 || LEFT.contains(&bytes[start - 1]) {
+        if start == 0 || IS_LEFT[bytes[start - 1] as usize] {
             let first = bytes[start].to_ascii_lowercase();
             if matches!(first, b't' | b'd' | b'f' | b'c' | b'e' | b'w' | b'i') {
                 for (word, level) in PATTERNS {
@@ -166,7 +177,7 @@ fn level_word(line: &str) -> &'static str {
                     if word[0] == first
                         && end <= bytes.len()
                         && bytes[start..end].eq_ignore_ascii_case(word)
-                        && bytes.get(end).is_none_or(|c| RIGHT.contains(c))
+                        && bytes.get(end).is_none_or(|c| IS_RIGHT[*c as usize])
                     {
                         return level;
                     }

@@ -258,11 +258,12 @@ impl TenantLogs {
             if accepted.is_empty() {
                 return Ok(outcome);
             }
-            let mut payload = Vec::with_capacity(total_bytes + 64 * accepted.len());
+            // The record is encoded straight into its frame: one copy of the lines, not two.
+            let mut framed = Vec::with_capacity(total_bytes + 64 * accepted.len() + 8);
             let refs: Vec<&LogStream> = accepted.iter().collect();
-            encode_append(&mut payload, &refs);
-            let mut framed = Vec::with_capacity(payload.len() + 8);
-            oxeye_wal::frame_record(&mut framed, &payload);
+            let start = oxeye_wal::begin_record(&mut framed);
+            encode_append(&mut framed, &refs);
+            oxeye_wal::finish_record(&mut framed, start);
             let sequence = self.wal.write(&framed)?;
             for stream in &accepted {
                 outcome.accepted_entries += head.append(&stream.labels, &stream.entries, now_ns);

@@ -19,7 +19,7 @@ mod writer;
 
 pub use files::{SEGMENT_HEADER_LEN, SEGMENT_MAGIC, WAL_FORMAT_VERSION, checkpoint_file_name, segment_file_name};
 pub use reader::{ReplayStats, replay};
-pub use writer::{SyncPolicy, Wal, WalOptions, WalStats, frame_record};
+pub use writer::{SyncPolicy, Wal, WalOptions, WalStats, begin_record, finish_record, frame_record};
 
 use std::path::PathBuf;
 

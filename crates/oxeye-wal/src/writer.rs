@@ -68,9 +68,25 @@ pub struct Wal {
 
 /// Appends `payload` to `dst` framed as a record: `len u32 LE | crc32c u32 LE | payload`.
 pub fn frame_record(dst: &mut Vec<u8>, payload: &[u8]) {
-    dst.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    dst.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    let start = begin_record(dst);
     dst.extend_from_slice(payload);
+    finish_record(dst, start);
+}
+
+/// Starts a record at the end of `dst` whose payload the caller then appends in place (no copy of a separately
+/// built payload); returns the position to pass to [`finish_record`].
+pub fn begin_record(dst: &mut Vec<u8>) -> usize {
+    let start = dst.len();
+    dst.extend_from_slice(&[0u8; 8]);
+    start
+}
+
+/// Completes the frame of the record begun at `start`: its payload is everything appended since.
+pub fn finish_record(dst: &mut [u8], start: usize) {
+    let payload_len = (dst.len() - start - 8) as u32;
+    let crc = crc32c::crc32c(&dst[start + 8..]);
+    dst[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    dst[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 impl Wal {

@@ -56,6 +56,8 @@ pub enum LogRejectReason {
     TooNew,
     StreamLimit,
     RateLimited,
+    /// The head holds as much as it may while blocks are written (disk too slow or failing): retry later.
+    HeadFull,
 }
 
 impl LogRejectReason {
@@ -70,13 +72,14 @@ impl LogRejectReason {
             LogRejectReason::TooNew => "too_far_in_future",
             LogRejectReason::StreamLimit => "stream_limit",
             LogRejectReason::RateLimited => "rate_limited",
+            LogRejectReason::HeadFull => "head_full",
         }
     }
 
     /// The HTTP status Loki answers for this reason.
     pub fn http_status(self) -> u16 {
         match self {
-            LogRejectReason::StreamLimit | LogRejectReason::RateLimited => 429,
+            LogRejectReason::StreamLimit | LogRejectReason::RateLimited | LogRejectReason::HeadFull => 429,
             _ => 400,
         }
     }
@@ -136,6 +139,13 @@ pub(crate) fn rate_limited(tenant: &str, limit: f64, lines: usize, bytes: usize)
          lines totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit \
          can be increased",
         limit as u64
+    )
+}
+
+pub(crate) fn head_full(tenant: &str, bytes: u64) -> String {
+    format!(
+        "the log head of tenant {tenant} holds {bytes} bytes not yet written to disk, its hard limit; block writing \
+         is behind (check the disk and the logs): retry later"
     )
 }
 

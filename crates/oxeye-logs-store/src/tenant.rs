@@ -35,6 +35,10 @@ impl AppendOutcome {
     }
 }
 
+/// The head never holds more than this, whatever `head_max_bytes` says: rows address their stream's arena with
+/// 32-bit offsets.
+const HEAD_HARD_LIMIT_BYTES: u64 = 3 << 30;
+
 /// Called with every accepted batch after it is durable (live tailing).
 pub type AppendObserver = Arc<dyn Fn(&TenantId, &[LogStream]) + Send + Sync>;
 
@@ -150,6 +154,18 @@ impl TenantLogs {
         Ok(outcome)
     }
 
+    /// Appends without starting a background cut or waiting for one (tests of the hard limit).
+    #[cfg(test)]
+    pub(crate) fn append_for_test(&self, batch: LogBatch, now_ns: i64) -> AppendOutcome {
+        self.append_inner(batch, now_ns).expect("append")
+    }
+
+    /// Holds the cut lock, so no cut runs while the guard lives (tests).
+    #[cfg(test)]
+    pub(crate) fn hold_cuts_for_test(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.cutting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn end_background_cut(&self) {
         let _guard = self.cut_finished.0.lock().unwrap_or_else(|p| p.into_inner());
         self.cut_running.store(false, std::sync::atomic::Ordering::Release);
@@ -236,6 +252,17 @@ impl TenantLogs {
 
         let sequence = {
             let mut head = self.head.write().unwrap_or_else(|p| p.into_inner());
+            // A hard bound whatever happens to cuts (back-pressure waits at most a minute); it also keeps every
+            // stream's arena within the 32-bit offsets of its rows.
+            let hard_limit = self.options.head_max_bytes.saturating_mul(4).min(HEAD_HARD_LIMIT_BYTES);
+            if head.raw_bytes >= hard_limit {
+                let (entries, bytes) =
+                    accepted.iter().flat_map(|s| &s.entries).fold((0, 0), |(n, b), e| (n + 1, b + e.size_bytes()));
+                let held = head.raw_bytes;
+                let tenant = self.tenant.as_str();
+                outcome.reject(LogRejectReason::HeadFull, entries, bytes, || limits::head_full(tenant, held));
+                return Ok(outcome);
+            }
             let mut new_streams = 0usize;
             let mut seen_new = HashSet::new();
             let existing = head.streams.len();

@@ -213,3 +213,25 @@ fn a_full_head_is_cut_without_waiting_for_maintenance() {
     assert_eq!((summary.blocks, summary.head_entries), (1, 0));
     assert_eq!(all_rows(&store, &tenant, any_app()).len(), 2);
 }
+
+#[test]
+fn a_head_at_its_hard_limit_refuses_with_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = LogsOptions::new(dir.path());
+    // A limit no background cut can keep up with: the first append reaches 4× it.
+    options.head_max_bytes = 10;
+    let store = LogsStore::open(options).unwrap();
+    let tenant = TenantId::default_tenant();
+    let logs = store.tenant(&tenant).unwrap();
+    let batch = |line: &str| LogBatch { streams: vec![stream(&[("app", "a")], &[(NOW, line)])] };
+    // Take the cut lock so no cut can run while we fill the head.
+    let outcome = {
+        let _blocked = logs.hold_cuts_for_test();
+        assert_eq!(logs.append_for_test(batch("0123456789012345678901234567890123456789"), NOW).accepted_entries, 1);
+        logs.append_for_test(batch("next"), NOW)
+    };
+    assert_eq!(outcome.accepted_entries, 0);
+    assert_eq!(outcome.rejections[0].reason, LogRejectReason::HeadFull);
+    assert_eq!(outcome.rejections[0].reason.http_status(), 429);
+    assert!(outcome.rejections[0].message.contains("retry later"), "{}", outcome.rejections[0].message);
+}

@@ -1,8 +1,11 @@
 //! The in-memory head: every stream's recent entries, until they are cut into a block.
 //!
-//! Each stream keeps its entries in arrival order in one byte arena (line, then structured metadata encoded as
+//! Each stream keeps its entries in arrival order in byte arenas (line, then structured metadata encoded as
 //! varint-prefixed strings) with a small fixed-size row per entry, so an entry costs one arena append and no
-//! allocation of its own. Entries may arrive out of order; rows are sorted when the head is cut. An entry equal
+//! allocation of its own. The arena being filled (the active run) is sealed into an immutable, shared run once it
+//! holds [`SEAL_BYTES`]: a scan then takes the sealed runs by reference and copies only the small active runs
+//! while it holds the head's lock, and reads everything after releasing it, so queries never hold up appends for
+//! longer than those copies. Entries may arrive out of order; rows are sorted when the head is cut. An entry equal
 //! to the stream's previous one (timestamp and line) is dropped, as Loki does.
 
 use std::collections::HashMap;
@@ -22,33 +25,94 @@ pub(crate) struct HeadRow {
     pub metadata_len: u32,
 }
 
-/// A stream's entries in the head.
+/// An active run is sealed once its arena holds this many bytes.
+pub(crate) const SEAL_BYTES: usize = 64 << 10;
+
+/// A run of a stream's entries: rows addressing one arena.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HeadRun {
+    pub rows: Vec<HeadRow>,
+    pub arena: Vec<u8>,
+}
+
+/// A stream's entries in the head: sealed runs (immutable, shared with scans) and the active run.
 #[derive(Debug)]
 pub(crate) struct HeadStream {
     pub labels: Arc<Labels>,
     pub id: u64,
-    pub rows: Vec<HeadRow>,
-    pub arena: Vec<u8>,
+    pub sealed: Vec<Arc<HeadRun>>,
+    pub active: HeadRun,
     pub min_ns: i64,
     pub max_ns: i64,
     /// Line and metadata bytes as received.
     pub raw_bytes: u64,
+    /// Entries in all runs.
+    pub entries: u64,
 }
 
 impl HeadStream {
     fn new(labels: Arc<Labels>) -> Self {
         let id = stream_id(&labels);
-        Self { labels, id, rows: Vec::new(), arena: Vec::new(), min_ns: i64::MAX, max_ns: i64::MIN, raw_bytes: 0 }
+        Self {
+            labels,
+            id,
+            sealed: Vec::new(),
+            active: HeadRun::default(),
+            min_ns: i64::MAX,
+            max_ns: i64::MIN,
+            raw_bytes: 0,
+            entries: 0,
+        }
+    }
+
+    /// The stream's last entry, if any.
+    fn last(&self) -> Option<(&HeadRun, &HeadRow)> {
+        match self.active.rows.last() {
+            Some(row) => Some((&self.active, row)),
+            None => self.sealed.last().and_then(|run| run.rows.last().map(|row| (run.as_ref(), row))),
+        }
     }
 
     /// Appends an entry unless it repeats the previous one; returns whether it was added.
     fn push(&mut self, entry: &LogEntry) -> bool {
-        if let Some(last) = self.rows.last()
+        if let Some((run, last)) = self.last()
             && last.timestamp_ns == entry.timestamp_ns
-            && self.line(last).as_bytes() == entry.line.as_bytes()
+            && run.line(last).as_bytes() == entry.line.as_bytes()
         {
             return false;
         }
+        self.active.push(entry);
+        if self.active.arena.len() >= SEAL_BYTES {
+            self.sealed.push(Arc::new(std::mem::take(&mut self.active)));
+        }
+        self.min_ns = self.min_ns.min(entry.timestamp_ns);
+        self.max_ns = self.max_ns.max(entry.timestamp_ns);
+        self.raw_bytes += entry.size_bytes() as u64;
+        self.entries += 1;
+        true
+    }
+
+    /// Every run: sealed ones shared, the active one copied (what a scan takes while holding the head's lock).
+    pub(crate) fn snapshot_runs(&self) -> Vec<Arc<HeadRun>> {
+        let mut runs = self.sealed.clone();
+        if !self.active.rows.is_empty() {
+            runs.push(Arc::new(self.active.clone()));
+        }
+        runs
+    }
+
+    /// Every (run, row) of the stream, in arrival order.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (&HeadRun, &HeadRow)> {
+        self.sealed
+            .iter()
+            .map(|run| run.as_ref())
+            .chain(std::iter::once(&self.active))
+            .flat_map(|run| run.rows.iter().map(move |row| (run, row)))
+    }
+}
+
+impl HeadRun {
+    fn push(&mut self, entry: &LogEntry) {
         let offset = self.arena.len() as u32;
         self.arena.extend_from_slice(entry.line.as_bytes());
         let metadata_start = self.arena.len();
@@ -67,10 +131,6 @@ impl HeadStream {
             line_len: entry.line.len() as u32,
             metadata_len: (self.arena.len() - metadata_start) as u32,
         });
-        self.min_ns = self.min_ns.min(entry.timestamp_ns);
-        self.max_ns = self.max_ns.max(entry.timestamp_ns);
-        self.raw_bytes += entry.size_bytes() as u64;
-        true
     }
 
     pub(crate) fn line(&self, row: &HeadRow) -> &str {
@@ -174,15 +234,33 @@ mod tests {
         let entries = [LogEntry::new(10, "first"), LogEntry::new(10, "first"), with_metadata, LogEntry::new(5, "")];
         assert_eq!(head.append(&labels, &entries, 0), 3);
         let stream = &head.streams[0];
-        let lines: Vec<&str> = stream.rows.iter().map(|row| stream.line(row)).collect();
+        let lines: Vec<&str> = stream.rows().map(|(run, row)| run.line(row)).collect();
         assert_eq!(lines, ["first", "second", ""]);
+        let rows: Vec<_> = stream.rows().collect();
         let mut metadata = Vec::new();
-        stream.metadata(&stream.rows[1], &mut metadata);
+        rows[1].0.metadata(rows[1].1, &mut metadata);
         assert_eq!(metadata, [("trace_id", "abc"), ("user", "ü")]);
-        stream.metadata(&stream.rows[0], &mut metadata);
+        rows[0].0.metadata(rows[0].1, &mut metadata);
         assert!(metadata.is_empty());
         assert_eq!((stream.min_ns, stream.max_ns), (5, 20));
         assert_eq!(head.entries, 3);
         assert_eq!(head.raw_bytes, 5 + 6 + 8 + 3 + 4 + 2);
+    }
+
+    #[test]
+    fn full_runs_are_sealed_and_snapshots_see_every_entry() {
+        let labels = Labels::from_pairs([("app", "api")]).unwrap();
+        let mut head = Head::default();
+        let line = "x".repeat(1000);
+        let entries: Vec<LogEntry> = (0..200).map(|i| LogEntry::new(i, line.clone())).collect();
+        assert_eq!(head.append(&labels, &entries, 0), 200);
+        let stream = &head.streams[0];
+        assert_eq!(stream.sealed.len(), 200_000 / SEAL_BYTES);
+        assert_eq!(stream.entries, 200);
+        let runs = stream.snapshot_runs();
+        let timestamps: Vec<i64> = runs.iter().flat_map(|run| run.rows.iter().map(|row| row.timestamp_ns)).collect();
+        assert_eq!(timestamps, (0..200).collect::<Vec<i64>>());
+        // A repeat of the last entry is dropped even right after a seal.
+        assert_eq!(head.append(&labels, &[LogEntry::new(199, line.clone())], 0), 0);
     }
 }

@@ -11,7 +11,7 @@ use oxeye_storage_api::{
 
 use crate::block::reader::PageScratch;
 use crate::block::reader::matches_all;
-use crate::head::Head;
+use crate::head::{Head, HeadRun};
 use crate::tenant::TenantLogs;
 
 /// Reads one tenant's logs. Cheap to create per request.
@@ -29,35 +29,51 @@ fn storage_error(error: crate::LogsError) -> ReadError {
     ReadError::Storage(error.to_string())
 }
 
-/// Scans a head's matching streams (no filter hints: the head is small and unindexed).
-fn scan_head(
-    head: &Head,
+/// The runs of one matching head stream, taken while the head's lock is held and read after it is released.
+struct StreamSnapshot {
+    labels: Arc<Labels>,
+    id: u64,
+    runs: Vec<Arc<HeadRun>>,
+}
+
+/// Takes the matching streams of a head (sealed runs shared, active runs copied: see `head.rs`).
+fn snapshot_head(head: &Head, request: &LogScanRequest) -> Vec<StreamSnapshot> {
+    head.streams
+        .iter()
+        .filter(|stream| {
+            stream.entries > 0
+                && stream.min_ns < request.end_ns
+                && stream.max_ns >= request.start_ns
+                && matches_all(&request.matchers, &stream.labels)
+        })
+        .map(|stream| StreamSnapshot { labels: stream.labels.clone(), id: stream.id, runs: stream.snapshot_runs() })
+        .collect()
+}
+
+/// Scans snapshots of head streams (no filter hints: the head is small and unindexed).
+fn scan_snapshots(
+    snapshots: &[StreamSnapshot],
     request: &LogScanRequest,
     sink: &mut dyn LogSink,
     stats: &mut LogScanStats,
 ) -> ControlFlow<()> {
     let mut metadata = Vec::new();
-    for stream in &head.streams {
-        if stream.rows.is_empty()
-            || stream.min_ns >= request.end_ns
-            || stream.max_ns < request.start_ns
-            || !matches_all(&request.matchers, &stream.labels)
-        {
-            continue;
-        }
+    for stream in snapshots {
         stats.chunks_opened += 1;
         let stream_ref = StreamRef { id: stream.id, labels: &stream.labels };
-        for row in &stream.rows {
-            if row.timestamp_ns < request.start_ns || row.timestamp_ns >= request.end_ns {
-                continue;
+        for run in &stream.runs {
+            for row in &run.rows {
+                if row.timestamp_ns < request.start_ns || row.timestamp_ns >= request.end_ns {
+                    continue;
+                }
+                run.metadata(row, &mut metadata);
+                let line = run.line(row);
+                stats.decompressed_lines += 1;
+                stats.decompressed_bytes += line.len() as u64;
+                stats.structured_metadata_bytes += row.metadata_len as u64;
+                let log_row = LogRow { timestamp_ns: row.timestamp_ns, line, metadata: &metadata };
+                sink.row(stream_ref, log_row)?;
             }
-            stream.metadata(row, &mut metadata);
-            let line = stream.line(row);
-            stats.decompressed_lines += 1;
-            stats.decompressed_bytes += line.len() as u64;
-            stats.structured_metadata_bytes += row.metadata_len as u64;
-            let log_row = LogRow { timestamp_ns: row.timestamp_ns, line, metadata: &metadata };
-            sink.row(stream_ref, log_row)?;
         }
     }
     ControlFlow::Continue(())
@@ -74,12 +90,12 @@ impl LogsReader for TenantLogsReader {
             blocks.reverse();
         }
         let scan_memory = |stats: &mut LogScanStats, sink: &mut dyn LogSink| -> ControlFlow<()> {
-            let head = self.tenant.head.read().unwrap_or_else(|p| p.into_inner());
-            scan_head(&head, request, sink, stats)?;
-            drop(head);
+            // The lock is held only to take the snapshot; the engine's work on the rows happens after.
+            let snapshots = snapshot_head(&self.tenant.head.read().unwrap_or_else(|p| p.into_inner()), request);
+            scan_snapshots(&snapshots, request, sink, stats)?;
             let frozen = self.tenant.frozen.read().unwrap_or_else(|p| p.into_inner()).clone();
             for frozen_head in frozen.iter().rev() {
-                scan_head(&frozen_head.head, request, sink, stats)?;
+                scan_snapshots(&snapshot_head(&frozen_head.head, request), request, sink, stats)?;
             }
             ControlFlow::Continue(())
         };
@@ -122,12 +138,12 @@ impl LogsReader for TenantLogsReader {
         }
         let mut add_head = |head: &Head| {
             for stream in &head.streams {
-                if !stream.rows.is_empty()
+                if stream.entries > 0
                     && stream.min_ns < end_ns
                     && stream.max_ns >= start_ns
                     && matches_all(matchers, &stream.labels)
                 {
-                    add(&stream.labels, stream.rows.len() as u64, stream.raw_bytes, 1);
+                    add(&stream.labels, stream.entries, stream.raw_bytes, 1);
                 }
             }
         };

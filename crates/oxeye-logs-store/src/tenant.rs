@@ -371,15 +371,15 @@ impl TenantLogs {
         let mut metadata = Vec::new();
         for index in order {
             let stream = &head.streams[index];
-            if stream.rows.is_empty() {
+            if stream.entries == 0 {
                 continue;
             }
-            let mut rows: Vec<&crate::head::HeadRow> = stream.rows.iter().collect();
-            rows.sort_by_key(|row| row.timestamp_ns);
+            let mut rows: Vec<(&crate::head::HeadRun, &crate::head::HeadRow)> = stream.rows().collect();
+            rows.sort_by_key(|(_, row)| row.timestamp_ns);
             writer.begin_stream(&stream.labels)?;
-            for row in rows {
-                stream.metadata(row, &mut metadata);
-                writer.push_row(row.timestamp_ns, stream.line(row), &metadata)?;
+            for (run, row) in rows {
+                run.metadata(row, &mut metadata);
+                writer.push_row(row.timestamp_ns, run.line(row), &metadata)?;
             }
         }
         let path = writer.finish(wal_through)?;

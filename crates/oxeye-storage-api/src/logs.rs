@@ -25,8 +25,9 @@ pub enum Direction {
 pub struct LogFilterHints {
     /// Case-sensitive substrings every matching line contains (from `|= "…"` filters without `or`).
     pub line_contains: Vec<String>,
-    /// Structured-metadata fields a matching row has with exactly this value (from `| name="value"` filters that
-    /// come before any parser stage, such as `| trace_id="…"`).
+    /// Name/value pairs every matching row has, either as a stream label or as a structured-metadata field (from
+    /// `| name="value"` filters with a non-empty value that come before any stage changing labels, such as
+    /// `| trace_id="…"`).
     pub metadata_equals: Vec<(String, String)>,
 }
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from loki_client import index_stats, label_values, now_ns, push_ok, query_range, series, stream_lines
+from loki_client import index_stats, label_values, loki_json, now_ns, push_ok, query_range, series, stream_lines
 
 CONFORMANCE_LOGS = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "otlp" / "logs.json"
 
@@ -140,3 +140,20 @@ def test_tenants_never_see_each_other(oxeye):
     assert index_stats(oxeye, '{app="a"}', tenant="two")["entries"] == 0
     data = query_range(oxeye, '{app=~".+"}', now - 1_000_000_000, now + 1_000_000_000, tenant="two")
     assert [line for _, _, line in stream_lines(data)] == ["tenant two line"]
+
+    # Every other read endpoint, asked by tenant "two" for everything: only tenant two's stream shows.
+    window = {"start": str(now - 60_000_000_000), "end": str(now + 1_000_000_000)}
+    everything = {"query": '{app=~".+"}', **window}
+    volume = loki_json(oxeye, "/loki/api/v1/index/volume", everything, tenant="two")
+    assert [r["metric"] for r in volume["data"]["result"]] == [{"app": "b"}]
+    volume_range = loki_json(oxeye, "/loki/api/v1/index/volume_range", {**everything, "step": "60"}, tenant="two")
+    assert [r["metric"] for r in volume_range["data"]["result"]] == [{"app": "b"}]
+    labels = loki_json(oxeye, "/loki/api/v1/detected_labels", everything, tenant="two")
+    assert {l["label"]: l["cardinality"] for l in labels["detectedLabels"]} == {"app": 1, "service_name": 1}
+    fields = loki_json(oxeye, "/loki/api/v1/detected_fields", everything, tenant="two")
+    assert "fields" not in fields or all(f["label"] != "secret" for f in fields["fields"])
+    count = loki_json(oxeye, "/loki/api/v1/query",
+                      {"query": 'sum(count_over_time({app=~".+"}[2m]))', "time": str(now + 1_000_000_000)},
+                      tenant="two")
+    assert count["data"]["result"][0]["value"][1] == "1"
+    assert loki_json(oxeye, "/loki/api/v1/labels", window, tenant="two")["data"] == ["app", "service_name"]

@@ -312,9 +312,14 @@ pub async fn volume_range(
     let limit = volume_limit(&params)?;
     let mut series: BTreeMap<Group, Vec<(i64, u64)>> = BTreeMap::new();
     let mut grouping = None;
-    let mut bucket_end = start;
-    while bucket_end <= end {
-        let (matchers, volumes) = volumes(&state, &headers, &params, bucket_end - step_ns, bucket_end - 1).await?;
+    // Loki's buckets: `[start, start + step]`, `[start + step, start + 2 step]`, …, the last one ending at `end`,
+    // each reported at its end.
+    let mut bucket_start = start;
+    loop {
+        let bucket_end = bucket_start.saturating_add(step_ns).min(end);
+        let last = bucket_end >= end;
+        let read_end = if last { end } else { bucket_end - 1 };
+        let (matchers, volumes) = volumes(&state, &headers, &params, bucket_start, read_end).await?;
         let grouping = match &grouping {
             Some(grouping) => grouping,
             None => grouping.insert(VolumeGrouping::new(&params, &matchers)?),
@@ -328,7 +333,10 @@ pub async fn volume_range(
         for (group, bytes) in buckets {
             series.entry(group).or_default().push((bucket_end, bytes));
         }
-        bucket_end += step_ns;
+        if last {
+            break;
+        }
+        bucket_start = bucket_end;
     }
     let mut body = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[");
     for (index, (group, points)) in ranked(series, |points| points.first().map_or(0, |p| p.1), limit).iter().enumerate()

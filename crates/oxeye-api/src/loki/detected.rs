@@ -20,6 +20,7 @@ use oxeye_logs_store::TenantLogsReader;
 use oxeye_storage_api::{Direction, LogsReader};
 use serde_json::{Value, json};
 
+use super::bad_request as bad;
 use super::params::bounds;
 use crate::params::Params;
 use crate::tenant::tenant_from_headers;
@@ -29,10 +30,6 @@ use crate::{ApiError, ApiState};
 const STATIC_LABELS: &[&str] = &["cluster", "namespace", "instance", "pod"];
 const DEFAULT_LINE_LIMIT: u32 = 1000;
 const DEFAULT_FIELD_LIMIT: usize = 1000;
-
-fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::Loki(StatusCode::BAD_REQUEST, message.into())
-}
 
 fn number_param(params: &Params, names: &[&str], default: u64) -> Result<u64, ApiError> {
     match names.iter().map(|name| params.value(name)).find(|value| !value.is_empty()) {

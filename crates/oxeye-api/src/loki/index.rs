@@ -11,15 +11,13 @@ use oxeye_logs_store::TenantLogsReader;
 use oxeye_model::Labels;
 use oxeye_storage_api::{LogsReader, Matcher, StreamVolume};
 
+use super::bad_request as bad;
 use super::json::write_labels;
 use super::params::{bounds, step};
 use crate::params::Params;
+use crate::prom_read::blocking;
 use crate::tenant::tenant_from_headers;
 use crate::{ApiError, ApiState};
-
-fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::Loki(StatusCode::BAD_REQUEST, message.into())
-}
 
 fn json_response(body: String) -> Response {
     (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], body).into_response()
@@ -34,12 +32,6 @@ pub(crate) fn selector_param(text: &str) -> Result<Vec<Matcher>, ApiError> {
 fn reader(state: &ApiState, headers: &HeaderMap) -> Result<Option<TenantLogsReader>, ApiError> {
     let tenant = tenant_from_headers(headers).map_err(|e| bad(e.to_string()))?;
     Ok(state.logs.existing_tenant(&tenant).map(TenantLogsReader::new))
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("read task failed: {e}")))?
 }
 
 fn read_error(error: oxeye_storage_api::ReadError) -> ApiError {
@@ -208,6 +200,17 @@ impl VolumeGrouping {
         Ok(Self { by_label_name, names })
     }
 
+    /// Bytes per group over `volumes`.
+    fn sum(&self, volumes: &[StreamVolume]) -> BTreeMap<Group, u64> {
+        let mut groups: BTreeMap<Group, u64> = BTreeMap::new();
+        for volume in volumes {
+            for group in self.groups(&volume.labels) {
+                *groups.entry(group).or_default() += volume.bytes;
+            }
+        }
+        groups
+    }
+
     /// The groups one stream adds its bytes to, each as the label pairs its metric shows.
     fn groups(&self, labels: &Labels) -> Vec<Group> {
         let picked = labels.iter().filter(|l| self.names.is_empty() || self.names.contains(&l.name));
@@ -269,12 +272,7 @@ pub async fn volume(
     let (matchers, volumes) = volumes(&state, &headers, &params, start, end).await?;
     let grouping = VolumeGrouping::new(&params, &matchers)?;
     let limit = volume_limit(&params)?;
-    let mut groups: BTreeMap<Group, u64> = BTreeMap::new();
-    for volume in &volumes {
-        for group in grouping.groups(&volume.labels) {
-            *groups.entry(group).or_default() += volume.bytes;
-        }
-    }
+    let groups = grouping.sum(&volumes);
     let mut body = String::from("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
     for (index, (group, bytes)) in ranked(groups, |bytes| *bytes, limit).iter().enumerate() {
         if index > 0 {
@@ -324,13 +322,7 @@ pub async fn volume_range(
             Some(grouping) => grouping,
             None => grouping.insert(VolumeGrouping::new(&params, &matchers)?),
         };
-        let mut buckets: BTreeMap<Group, u64> = BTreeMap::new();
-        for volume in &volumes {
-            for group in grouping.groups(&volume.labels) {
-                *buckets.entry(group).or_default() += volume.bytes;
-            }
-        }
-        for (group, bytes) in buckets {
+        for (group, bytes) in grouping.sum(&volumes) {
             series.entry(group).or_default().push((bucket_end, bytes));
         }
         if last {

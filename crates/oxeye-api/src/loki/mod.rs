@@ -26,6 +26,11 @@ use oxeye_storage_api::Matcher;
 
 use crate::ApiState;
 
+/// A 400 with Loki's plain-text body.
+pub(crate) fn bad_request(message: impl Into<String>) -> crate::ApiError {
+    crate::ApiError::Loki(axum::http::StatusCode::BAD_REQUEST, message.into())
+}
+
 /// Parses a LogQL stream selector (`{app="api", env=~"prod|staging"}`) into matchers.
 pub(crate) fn parse_stream_selector(text: &str) -> Result<Vec<Matcher>, String> {
     oxeye_logql::parse_selector(text).map_err(|e| e.to_string())

@@ -6,6 +6,7 @@
 
 use oxeye_storage_api::Direction;
 
+use super::bad_request as bad;
 use crate::ApiError;
 use crate::params::Params;
 
@@ -56,10 +57,6 @@ pub(crate) fn parse_seconds_or_duration(text: &str) -> Result<i64, String> {
     crate::time::parse_duration_ns(text).map_err(|_| format!("cannot parse {text:?} to a valid duration"))
 }
 
-fn bad(message: String) -> ApiError {
-    ApiError::Loki(axum::http::StatusCode::BAD_REQUEST, message)
-}
-
 /// The `[start, end]` of a request (Loki's `bounds`).
 pub(crate) fn bounds(params: &Params, now_ns: i64) -> Result<(i64, i64), ApiError> {
     let since = match params.value("since") {
@@ -93,7 +90,7 @@ pub(crate) fn limit(params: &Params) -> Result<usize, ApiError> {
         "" => Ok(DEFAULT_LIMIT),
         text => match text.parse::<i64>() {
             Ok(limit) if limit > 0 => Ok(limit as usize),
-            Ok(_) => Err(bad("limit must be a positive value".into())),
+            Ok(_) => Err(bad("limit must be a positive value")),
             Err(_) => Err(bad(format!("strconv.Atoi: parsing {text:?}: invalid syntax"))),
         },
     }

@@ -16,6 +16,7 @@ use oxeye_logql::{Engine, EngineOptions, Expr, InstantParams, QueryOutput, Query
 use oxeye_logs_store::TenantLogsReader;
 use oxeye_storage_api::LogsReader;
 
+use super::bad_request as bad;
 use super::json::{EntryJson, QueryStats, write_entry, write_labels, write_sample, write_seconds, write_series};
 use super::json::{write_stats, write_value};
 use super::params::{bounds, direction, interval, limit, step, time};
@@ -26,10 +27,6 @@ use crate::{ApiError, ApiState};
 /// Most points a range query may return per series (Loki and Prometheus: 11,000).
 const MAX_POINTS: i64 = 11_000;
 const CATEGORIZE_LABELS: &str = "categorize-labels";
-
-fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::Loki(StatusCode::BAD_REQUEST, message.into())
-}
 
 fn query_error(error: oxeye_logql::QueryError) -> ApiError {
     let status = if error.is_client_error() { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };

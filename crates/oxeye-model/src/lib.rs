@@ -13,6 +13,7 @@ mod metrics;
 mod rejection;
 mod tenant;
 pub mod time;
+mod traces;
 
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME_LABEL};
 pub use logs::{LogBatch, LogEntry, LogStream, SPAN_ID_METADATA, TRACE_ID_METADATA};
@@ -21,3 +22,7 @@ pub use metrics::{
 };
 pub use rejection::{RejectReason, Rejection};
 pub use tenant::{DEFAULT_TENANT, MAX_TENANT_ID_LEN, TenantId, TenantIdError};
+pub use traces::{
+    AttrValue, Attribute, IdError, Resource, SERVICE_NAME_ATTRIBUTE, Scope, Span, SpanBatch, SpanEvent, SpanId,
+    SpanKind, SpanLink, StatusCode, Trace, TraceId, UNKNOWN_SERVICE, find_attribute,
+};

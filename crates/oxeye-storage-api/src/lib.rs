@@ -7,11 +7,16 @@
 
 mod logs;
 mod matcher;
+mod traces;
 
 pub use logs::{
     Direction, LogFilterHints, LogRow, LogScanRequest, LogScanStats, LogSink, LogsReader, StreamRef, StreamVolume,
 };
 pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use traces::{
+    ServiceOperations, TagNames, TagScope, TraceFilterHints, TraceScanRequest, TraceScanStats, TraceSink, TraceTerm,
+    TracesReader,
+};
 
 use oxeye_model::{Exemplar, Labels, MetricMetadata, Sample};
 

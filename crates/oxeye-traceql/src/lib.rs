@@ -1,0 +1,1 @@
+//! TraceQL (being built).

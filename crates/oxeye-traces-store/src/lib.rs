@@ -1,0 +1,1 @@
+//! oxeye trace store (being built).

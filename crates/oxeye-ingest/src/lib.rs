@@ -1,4 +1,5 @@
-//! Protocol decoders: bytes in, [`oxeye_model::WriteBatch`] or [`oxeye_model::LogBatch`] out.
+//! Protocol decoders: bytes in, [`oxeye_model::WriteBatch`], [`oxeye_model::LogBatch`] or
+//! [`oxeye_model::SpanBatch`] out.
 //!
 //! Each receiver lives in its own module with the same shape (a `mod.rs` that documents it, the decoder, tests).
 //! Nothing here touches storage: the API layer decodes a request with these functions and hands the batch to a
@@ -14,10 +15,13 @@ mod error;
 pub mod log_level;
 mod log_streams;
 pub mod loki_push;
+mod otlp_json;
 pub mod otlp_logs;
 pub mod otlp_metrics;
+pub mod otlp_traces;
 pub mod prometheus_text;
 pub mod remote_write;
+pub mod zipkin;
 
 pub use error::DecodeError;
 pub use log_streams::{

@@ -12,7 +12,7 @@ use prost::Message;
 use serde_json::Value;
 
 use crate::DecodeError;
-use crate::otlp_metrics::decode::lower_camel_case;
+use crate::otlp_json::{has_snake_case_key, normalize_json};
 
 /// Fields of 32-bit integer type in the logs schema, which proto3 JSON allows as strings.
 const INT32_FIELDS: &[&str] = &["severityNumber", "flags", "droppedAttributesCount"];
@@ -35,63 +35,11 @@ pub fn decode_json_request(body: &[u8]) -> Result<ExportLogsServiceRequest, Deco
     }
     let json_error = |error: serde_json::Error| DecodeError::Json { message: error.to_string() };
     let mut value: Value = serde_json::from_slice(body).map_err(json_error)?;
-    normalize_json(&mut value);
+    normalize_json(&mut value, INT32_FIELDS, severity_by_name);
     serde_json::from_value(value).map_err(json_error)
 }
 
-/// Whether any object key of the JSON text contains `_` (a string followed by `:` after optional whitespace).
-/// Errs on the side of `true`: malformed text or an underscore key anywhere sends the body down the slow path.
-pub(crate) fn has_snake_case_key(body: &[u8]) -> bool {
-    let mut position = 0;
-    while let Some(offset) = memchr::memchr(b'"', &body[position..]) {
-        let start = position + offset + 1;
-        let mut end = start;
-        let mut underscore = false;
-        loop {
-            match body.get(end) {
-                None => return true,
-                Some(b'\\') => end += 2,
-                Some(b'"') => break,
-                Some(byte) => {
-                    underscore |= *byte == b'_';
-                    end += 1;
-                }
-            }
-        }
-        let mut after = end + 1;
-        while body.get(after).is_some_and(u8::is_ascii_whitespace) {
-            after += 1;
-        }
-        if underscore && body.get(after) == Some(&b':') {
-            return true;
-        }
-        position = end + 1;
-    }
-    false
-}
-
-fn normalize_json(value: &mut Value) {
-    match value {
-        Value::Object(object) => {
-            let entries = std::mem::take(object);
-            for (key, mut field) in entries {
-                let key = lower_camel_case(&key);
-                normalize_json(&mut field);
-                if INT32_FIELDS.contains(&key.as_str())
-                    && let Value::String(text) = &field
-                {
-                    if let Ok(number) = text.parse::<i64>() {
-                        field = Value::from(number);
-                    } else if key == "severityNumber"
-                        && let Some(severity) = SeverityNumber::from_str_name(text)
-                    {
-                        field = Value::from(severity as i32);
-                    }
-                }
-                object.insert(key, field);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(normalize_json),
-        _ => {}
-    }
+/// `severityNumber` given by enum name (`SEVERITY_NUMBER_INFO`).
+fn severity_by_name(key: &str, name: &str) -> Option<i32> {
+    (key == "severityNumber").then(|| SeverityNumber::from_str_name(name)).flatten().map(|severity| severity as i32)
 }

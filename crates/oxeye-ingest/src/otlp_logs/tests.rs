@@ -319,7 +319,7 @@ proptest! {
 
 #[test]
 fn snake_case_keys_send_the_body_down_the_normalising_path() {
-    use super::decode::has_snake_case_key;
+    use crate::otlp_json::has_snake_case_key;
     assert!(!has_snake_case_key(br#"{"resourceLogs":[{"scopeLogs":[],"x":"a_b"}]}"#));
     assert!(has_snake_case_key(br#"{"resource_logs":[]}"#));
     assert!(has_snake_case_key(br#"{"a" : {"time_unix_nano" :"1"}}"#));

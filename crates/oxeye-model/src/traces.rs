@@ -49,7 +49,7 @@ fn parse_hex_id<const N: usize>(text: &str) -> Result<[u8; N], IdError> {
             _ => return Err(IdError::NotHex(text.to_string())),
         };
         let nibble = offset + index;
-        out[nibble / 2] |= if nibble % 2 == 0 { value << 4 } else { value };
+        out[nibble / 2] |= if nibble.is_multiple_of(2) { value << 4 } else { value };
     }
     Ok(out)
 }

@@ -2,11 +2,16 @@
 //!
 //! - [`MetricsGenerator`]: span metrics and service graphs from every span, before sampling (Tempo's
 //!   metrics-generator names and labels), collected periodically into the tenant's metrics.
-//! - `TailSampler` (next): holds each trace until a decision wait has passed since its last span, then keeps or
+//! - [`TailSampler`]: holds each trace's spans until a decision wait has passed since its last span, then keeps or
 //!   drops the whole trace by policy (errors, latency, per-service/operation rates), durably (its own WAL).
 
 mod generator;
 mod registry;
+mod sampling;
 
 pub use generator::{GeneratorConfig, GeneratorStats, MetricsGenerator, exponential_buckets};
 pub use registry::{Registry, TRACE_ID_EXEMPLAR_LABEL};
+pub use sampling::{
+    Decision, LatencyRule, Policy, RateRule, SamplingConfig, SamplingError, SamplingStats, SpanCodec, SpanMatcher,
+    TailSampler, decide, trace_draw,
+};

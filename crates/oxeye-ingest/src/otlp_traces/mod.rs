@@ -7,11 +7,13 @@
 //! kept — the API answers with OTLP partial success, as the Collector's receivers do for data they cannot accept.
 
 mod decode;
+mod encode;
 #[cfg(test)]
 mod tests;
 mod translate;
 
 pub use decode::{decode_json_request, decode_protobuf_request};
+pub use encode::{any_value_of, key_values, to_request};
 pub use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest};
 pub use translate::{any_value, translate};
 

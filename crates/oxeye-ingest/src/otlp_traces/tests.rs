@@ -126,3 +126,30 @@ fn unreadable_bodies_fail_with_the_layer_named() {
     let error = decode_json(b"{\"resourceSpans\": 3}").unwrap_err();
     assert!(error.to_string().starts_with("json: "), "{error}");
 }
+
+#[test]
+fn spans_round_trip_through_otlp_grouped_by_resource_and_scope() {
+    let mut with_links = proto_span(vec![1; 16], vec![5; 8], "linked");
+    with_links.links = vec![span::Link { trace_id: vec![7; 16], span_id: vec![8; 8], ..Default::default() }];
+    with_links.parent_span_id = vec![2; 8];
+    with_links.attributes = vec![
+        string_kv("s", "v"),
+        KeyValue {
+            key: "list".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::KvlistValue(opentelemetry_proto::tonic::common::v1::KeyValueList {
+                    values: vec![string_kv("inner", "x")],
+                })),
+            }),
+            ..Default::default()
+        },
+    ];
+    let original = request(vec![proto_span(vec![1; 16], vec![2; 8], "root"), with_links]);
+    let decoded = translate(original.clone());
+    let encoded = to_request(&decoded.batch.spans);
+    assert_eq!(encoded.resource_spans.len(), 1);
+    assert_eq!(encoded.resource_spans[0].scope_spans.len(), 1);
+    let again = translate(encoded);
+    assert_eq!(again.batch.spans, decoded.batch.spans);
+    assert_eq!(again.batch.spans[1].links[0].span_id.0, [8; 8]);
+}

@@ -1,0 +1,3 @@
+pub mod metrics;
+pub struct Spanset;
+pub struct SpanMatch;

@@ -6,10 +6,12 @@
 //!   drops the whole trace by policy (errors, latency, per-service/operation rates), durably (its own WAL).
 
 mod generator;
+mod pipeline;
 mod registry;
 mod sampling;
 
 pub use generator::{GeneratorConfig, GeneratorStats, MetricsGenerator, exponential_buckets};
+pub use pipeline::{OtlpSpanCodec, PipelineConfig, PipelineError, TenantPipelineStats, TracePipeline};
 pub use registry::{Registry, TRACE_ID_EXEMPLAR_LABEL};
 pub use sampling::{
     Decision, LatencyRule, Policy, RateRule, SamplingConfig, SamplingError, SamplingStats, SpanCodec, SpanMatcher,

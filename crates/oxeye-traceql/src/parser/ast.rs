@@ -732,14 +732,6 @@ impl Pipeline {
             }
         }
     }
-
-    /// Whether any stage uses a structural operator (the evaluator then indexes parents).
-    pub(crate) fn uses_structure(&self) -> bool {
-        self.stages.iter().any(|stage| match stage {
-            Stage::Spanset(expr) => expr.uses_structure(),
-            _ => false,
-        })
-    }
 }
 
 impl SpansetExpr {
@@ -751,14 +743,6 @@ impl SpansetExpr {
                 rhs.for_each_attribute(visit);
             }
             SpansetExpr::Pipeline(pipeline) => pipeline.for_each_attribute(visit),
-        }
-    }
-
-    fn uses_structure(&self) -> bool {
-        match self {
-            SpansetExpr::Filter(filter) => filter.refs.child_count,
-            SpansetExpr::Op { op, lhs, rhs } => op.is_structural() || lhs.uses_structure() || rhs.uses_structure(),
-            SpansetExpr::Pipeline(pipeline) => pipeline.uses_structure(),
         }
     }
 }

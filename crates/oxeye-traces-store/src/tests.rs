@@ -441,3 +441,87 @@ fn a_full_head_is_cut_in_the_background_and_an_old_one_at_maintenance() {
     assert!(!traces.maintain(NOW + 60_000_000_000, false).unwrap(), "young head stays");
     assert!(traces.maintain(NOW + 31 * 60_000_000_000, false).unwrap(), "30 minutes old: cut");
 }
+
+/// By-id latency over about 5 M spans in 50 blocks (some traces in two blocks). Run with
+/// `cargo test -p oxeye-traces-store --release -- --ignored --nocapture by_id_latency`.
+#[test]
+#[ignore]
+fn by_id_latency_over_fifty_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocks_dir = dir.path().join("tenants/team-a/traces/blocks");
+    std::fs::create_dir_all(&blocks_dir).unwrap();
+    let mut rng = Rng(7);
+    let resources = service_resources();
+    let scope = generated_scope();
+    let base: Vec<Vec<Span>> = (0..5000u64)
+        .map(|index| {
+            let span_count = 12 + rng.below(17) as usize;
+            generated_trace(&mut rng, &resources, &scope, span_count, BASE_NS + index * 10_000_000)
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let mut all_ids = Vec::new();
+    let mut total_spans = 0;
+    let mut previous_ids: Vec<TraceId> = Vec::new();
+    for block in 0..50u64 {
+        let mut traces: Vec<(TraceId, Vec<Span>)> = base
+            .iter()
+            .enumerate()
+            .map(|(index, spans)| {
+                // The first 500 traces of a block continue traces of the previous block (fragments).
+                let id = if index < 500 && !previous_ids.is_empty() {
+                    previous_ids[index]
+                } else {
+                    TraceId([rng.next().to_be_bytes(), rng.next().to_be_bytes()].concat().try_into().unwrap())
+                };
+                let spans: Vec<Span> = spans
+                    .iter()
+                    .map(|span| Span {
+                        trace_id: id,
+                        span_id: SpanId((rng.next() | 1).to_be_bytes()),
+                        start_ns: span.start_ns + block * 60_000_000_000,
+                        end_ns: span.end_ns + block * 60_000_000_000,
+                        ..span.clone()
+                    })
+                    .collect();
+                (id, spans)
+            })
+            .collect();
+        previous_ids = traces.iter().skip(500).take(500).map(|(id, _)| *id).collect();
+        traces.sort_by_key(|(id, _)| *id);
+        let path = blocks_dir.join(crate::files::block_file_name(block + 1));
+        let mut writer = crate::block::BlockWriter::create(&path).unwrap();
+        for (id, spans) in &mut traces {
+            crate::head::normalize_spans(spans);
+            total_spans += spans.len();
+            writer.push_trace(*id, spans, 0).unwrap();
+            all_ids.push(*id);
+        }
+        writer.finish(0).unwrap();
+    }
+    println!("wrote {total_spans} spans in 50 blocks in {:?}", started.elapsed());
+    let store = TracesStore::open(TracesOptions::new(dir.path())).unwrap();
+    let traces = store.tenant(&tenant()).unwrap();
+    let summary = traces.summary();
+    println!("{} blocks, {} bytes, {} traces", summary.blocks, summary.block_bytes, summary.block_traces);
+    let reader = traces.reader();
+    let mut timings = Vec::new();
+    for _ in 0..1000 {
+        let id = all_ids[rng.below(all_ids.len() as u64) as usize];
+        let started = std::time::Instant::now();
+        let trace = reader.trace_by_id(id, None).unwrap().expect("stored");
+        timings.push(started.elapsed());
+        assert!(!trace.spans.is_empty());
+    }
+    timings.sort();
+    let missing_started = std::time::Instant::now();
+    assert!(reader.trace_by_id(TraceId([0xab; 16]), None).unwrap().is_none());
+    println!(
+        "by id: p50 {:?}, p99 {:?}, max {:?}; a missing id {:?}",
+        timings[500],
+        timings[990],
+        timings[999],
+        missing_started.elapsed()
+    );
+    assert!(timings[990] < Duration::from_millis(50), "p99 {:?}", timings[990]);
+}

@@ -188,8 +188,8 @@ impl PageData {
             0 => SpanId::default(),
             1 => SpanId(get_array(&c[col::PARENTS], &mut p[col::PARENTS])?),
             n => {
-                let parent_row = first_row + (n as usize - 2);
-                SpanId(c[col::SPAN_IDS].get(parent_row * 8..parent_row * 8 + 8)?.try_into().ok()?)
+                let parent_start = usize::try_from(n - 2).ok()?.checked_add(first_row)?.checked_mul(8)?;
+                SpanId(c[col::SPAN_IDS].get(parent_start..parent_start.checked_add(8)?)?.try_into().ok()?)
             }
         };
         let name = dict.get(&c[col::NAMES], &mut p[col::NAMES])?;

@@ -15,7 +15,7 @@ mod hints;
 pub mod parser;
 
 pub use error::{EvalError, ParseError};
-pub use eval::metrics::{MetricSeries, MetricsRequest};
+pub use eval::metrics::MetricSeries;
 pub use eval::{SpanMatch, Spanset};
 pub use parser::ast::Query;
 pub use parser::{format_duration, parse};

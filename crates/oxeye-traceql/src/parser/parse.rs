@@ -682,8 +682,10 @@ impl<'a> Parser<'a> {
             if let Some(op) = self.comparison_op() {
                 self.advance();
                 let value = self.constant()?;
-                let Some(threshold) = value.as_f64() else {
-                    return Err(self.unexpected(None));
+                // Metrics values of durations are seconds, so a duration threshold is too (as in Tempo).
+                let threshold = match value {
+                    Static::Duration(nanos) => nanos as f64 / 1e9,
+                    other => other.as_f64().ok_or_else(|| self.unexpected(None))?,
                 };
                 stages.push(SecondStage::Filter(op, threshold));
                 continue;

@@ -333,6 +333,17 @@ fn span_attributes_are_those_the_query_reads_or_selects() {
             ("span:parentID", text("00000000000000a2")),
         ]],
     );
+    // event values come from the event the filter matched through (K's exception is its second event)
+    f(
+        r#"{ event:name = "exception" } | select(event.exception.type, event:timeSinceStart)"#,
+        3,
+        vec![vec![
+            ("event:name", text("exception")),
+            ("exception.type", text("Timeout")),
+            ("event:timeSinceStart", text("1s")),
+        ]],
+    );
+    f(r#"{ event:name = "retry" }"#, 3, vec![vec![("event:name", text("retry"))]]);
     // the unscoped attribute reports the span's value (it has precedence over the resource's)
     f(r#"{ .env = "prod" }"#, 3, vec![vec![("env", text("staging"))]]);
     f(

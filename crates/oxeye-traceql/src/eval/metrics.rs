@@ -133,12 +133,12 @@ impl Query {
         let mut group_by_key: HashMap<String, usize> = HashMap::new();
         let mut key = String::new();
         for trace in traces {
-            let spansets = evaluate_pipeline_on_trace(&metrics.pipeline, trace)?;
+            let context = TraceContext::new(trace);
+            let spansets = evaluate_pipeline_on_trace(&metrics.pipeline, &context)?;
             if spansets.is_empty() {
                 continue;
             }
             let mut seen = vec![false; trace.spans.len()];
-            let context = TraceContext::new(trace);
             for &index in spansets.iter().flat_map(|spanset| &spanset.spans) {
                 if std::mem::replace(&mut seen[index], true) {
                     continue;

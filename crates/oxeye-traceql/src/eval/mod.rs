@@ -63,12 +63,13 @@ impl Query {
     /// [`Query::evaluate`], reporting evaluation errors.
     pub fn try_evaluate(&self, trace: &Trace) -> Result<Vec<Spanset>, EvalError> {
         let pipeline = self.pipeline();
-        let spansets = evaluate_pipeline_on_trace(pipeline, trace)?;
+        let context = TraceContext::new(trace);
+        let spansets = evaluate_pipeline_on_trace(pipeline, &context)?;
         if spansets.is_empty() {
             return Ok(Vec::new());
         }
         let reported = reported_attributes(pipeline);
-        Ok(spansets.into_iter().map(|spanset| build_spanset(spanset, trace, &reported)).collect())
+        Ok(spansets.into_iter().map(|spanset| build_spanset(spanset, &context, &reported)).collect())
     }
 
     /// True for TraceQL metrics queries (`| rate()` etc.), which [`Query::evaluate_metrics`] evaluates.
@@ -78,13 +79,16 @@ impl Query {
 }
 
 /// Runs the pipeline on the whole trace; spansets hold positions.
-pub(crate) fn evaluate_pipeline_on_trace(pipeline: &Pipeline, trace: &Trace) -> Result<Vec<SpansetBuf>, EvalError> {
-    if trace.spans.is_empty() {
+pub(crate) fn evaluate_pipeline_on_trace<'a>(
+    pipeline: &'a Pipeline,
+    context: &TraceContext<'a>,
+) -> Result<Vec<SpansetBuf>, EvalError> {
+    let span_count = context.trace.spans.len();
+    if span_count == 0 {
         return Ok(Vec::new());
     }
-    let context = TraceContext::new(trace);
-    let everything = SpansetBuf { spans: (0..trace.spans.len()).collect(), attributes: Vec::new() };
-    evaluate_pipeline(pipeline, vec![everything], &context)
+    let everything = SpansetBuf { spans: (0..span_count).collect(), attributes: Vec::new() };
+    evaluate_pipeline(pipeline, vec![everything], context)
 }
 
 fn evaluate_pipeline<'a>(
@@ -182,10 +186,17 @@ fn filter_matches<'a>(filter: &'a SpansetFilter, trace: &TraceContext<'a>, index
     if !refs.events && !refs.links && refs.unscoped.is_empty() {
         return value::evaluate(&filter.expr, &context).is_true();
     }
-    // With both span and resource holding an unscoped name, the resource's value gets its own try.
-    let shadowed = refs.unscoped.iter().any(|name| {
-        find_attribute(&span.attributes, name).is_some() && find_attribute(&span.resource.attributes, name).is_some()
-    });
+    // With both span and resource holding an unscoped name, the resource's value gets its own try (checked only
+    // once the span's values have failed).
+    let shadowed = std::cell::OnceCell::new();
+    let is_shadowed = || {
+        *shadowed.get_or_init(|| {
+            refs.unscoped.iter().any(|name| {
+                find_attribute(&span.attributes, name).is_some()
+                    && find_attribute(&span.resource.attributes, name).is_some()
+            })
+        })
+    };
     let event_tries = if refs.events { span.events.len().max(1) } else { 1 };
     let link_tries = if refs.links { span.links.len().max(1) } else { 1 };
     for event_position in 0..event_tries {
@@ -193,14 +204,16 @@ fn filter_matches<'a>(filter: &'a SpansetFilter, trace: &TraceContext<'a>, index
         for link_position in 0..link_tries {
             context.link = if refs.links { span.links.get(link_position) } else { None };
             context.resource_first = false;
-            if value::evaluate(&filter.expr, &context).is_true() {
-                return true;
-            }
-            if shadowed {
+            let mut matched = value::evaluate(&filter.expr, &context).is_true();
+            if !matched && is_shadowed() {
                 context.resource_first = true;
-                if value::evaluate(&filter.expr, &context).is_true() {
-                    return true;
-                }
+                matched = value::evaluate(&filter.expr, &context).is_true();
+            }
+            if matched {
+                let event = if refs.events && context.event.is_some() { Some(event_position) } else { None };
+                let link = if refs.links && context.link.is_some() { Some(link_position) } else { None };
+                trace.record_binding(index, event, link);
+                return true;
             }
         }
     }
@@ -224,14 +237,14 @@ fn reported_attributes(pipeline: &Pipeline) -> Vec<&Attribute> {
     reported
 }
 
-fn build_spanset<'a>(spanset: SpansetBuf, trace: &'a Trace, reported: &[&'a Attribute]) -> Spanset {
+fn build_spanset<'a>(spanset: SpansetBuf, context: &TraceContext<'a>, reported: &[&'a Attribute]) -> Spanset {
+    let trace = context.trace;
     let mut positions = spanset.spans;
     positions.sort_unstable_by_key(|&index| (trace.spans[index].start_ns, index));
     positions.dedup();
-    let context = TraceContext::new(trace);
     let spans = positions
         .into_iter()
-        .map(|index| SpanMatch { index, attributes: span_attributes(&context, index, reported) })
+        .map(|index| SpanMatch { index, attributes: span_attributes(context, index, reported) })
         .collect();
     Spanset { spans, attributes: spanset.attributes }
 }
@@ -241,12 +254,21 @@ fn span_attributes<'a>(trace: &TraceContext<'a>, index: usize, reported: &[&'a A
     let mut attributes = Vec::new();
     for attribute in reported {
         let mut context = SpanContext::plain(trace, index);
-        // Event and link attributes come from the first event (link) that has them.
+        // Event and link values come from the event (link) a filter matched through, else from the first event
+        // (link) that has them.
+        let matched_event = trace.matched_event(index);
+        let matched_link = trace.matched_link(index);
+        context.event = matched_event.or(context.event);
+        context.link = matched_link.or(context.link);
         match attribute {
-            Attribute::Scoped { scope: AttributeScope::Event, name } => {
+            Attribute::Scoped { scope: AttributeScope::Event, name }
+                if matched_event.is_none_or(|event| find_attribute(&event.attributes, name).is_none()) =>
+            {
                 context.event = span.events.iter().find(|event| find_attribute(&event.attributes, name).is_some());
             }
-            Attribute::Scoped { scope: AttributeScope::Link, name } => {
+            Attribute::Scoped { scope: AttributeScope::Link, name }
+                if matched_link.is_none_or(|link| find_attribute(&link.attributes, name).is_none()) =>
+            {
                 context.link = span.links.iter().find(|link| find_attribute(&link.attributes, name).is_some());
             }
             _ => {}

@@ -9,7 +9,7 @@
 //!
 //! Values borrow from the span and the query, so evaluating a span allocates nothing.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::cmp::Ordering;
 
 use oxeye_model::{AttrValue, Span, SpanEvent, SpanKind, SpanLink, StatusCode, Trace, find_attribute};
@@ -112,11 +112,52 @@ pub(crate) struct TraceContext<'a> {
     root: OnceCell<Option<&'a Span>>,
     duration_ns: OnceCell<i64>,
     structure: OnceCell<StructureIndex>,
+    /// Per span, the event (link) through which an event-reading (link-reading) filter matched, so results report
+    /// that event's values; `u32::MAX` when none. Allocated on the first such match.
+    matched_event: RefCell<Vec<u32>>,
+    matched_link: RefCell<Vec<u32>>,
 }
+
+const NO_BINDING: u32 = u32::MAX;
 
 impl<'a> TraceContext<'a> {
     pub(crate) fn new(trace: &'a Trace) -> Self {
-        Self { trace, root: OnceCell::new(), duration_ns: OnceCell::new(), structure: OnceCell::new() }
+        Self {
+            trace,
+            root: OnceCell::new(),
+            duration_ns: OnceCell::new(),
+            structure: OnceCell::new(),
+            matched_event: RefCell::new(Vec::new()),
+            matched_link: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Remembers the event and link a filter matched the span through (the first match wins).
+    pub(crate) fn record_binding(&self, index: usize, event: Option<usize>, link: Option<usize>) {
+        let record = |table: &RefCell<Vec<u32>>, position: Option<usize>| {
+            let Some(position) = position else { return };
+            let mut table = table.borrow_mut();
+            if table.is_empty() {
+                table.resize(self.trace.spans.len(), NO_BINDING);
+            }
+            if table[index] == NO_BINDING {
+                table[index] = u32::try_from(position).unwrap_or(NO_BINDING);
+            }
+        };
+        record(&self.matched_event, event);
+        record(&self.matched_link, link);
+    }
+
+    /// The event a filter matched the span through, if any.
+    pub(crate) fn matched_event(&self, index: usize) -> Option<&'a SpanEvent> {
+        let position = *self.matched_event.borrow().get(index)?;
+        self.trace.spans[index].events.get(position as usize)
+    }
+
+    /// The link a filter matched the span through, if any.
+    pub(crate) fn matched_link(&self, index: usize) -> Option<&'a SpanLink> {
+        let position = *self.matched_link.borrow().get(index)?;
+        self.trace.spans[index].links.get(position as usize)
     }
 
     /// The root span: the earliest span without a parent. A fragment without one has no root, so `rootName` and

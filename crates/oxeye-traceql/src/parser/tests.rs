@@ -366,3 +366,134 @@ fn errors_report_line_and_column() {
     assert_eq!((error.line, error.column), (2, 8));
     assert_eq!(error.to_string(), "parse error at line 2, col 8: syntax error: unexpected )");
 }
+
+/// A fuzz-style property over generated token soups (no external fuzzer): parsing never panics, and whatever
+/// parses prints to text that parses to the same tree.
+#[test]
+fn generated_queries_never_panic_and_round_trip() {
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "(",
+        ")",
+        "{ }",
+        "|",
+        "&&",
+        "||",
+        ">",
+        ">>",
+        "<",
+        "<<",
+        "~",
+        "!>",
+        "!<<",
+        "&>",
+        "&~",
+        "!~",
+        "=",
+        "!=",
+        "=~",
+        ">=",
+        "<=",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "^",
+        "!",
+        ",",
+        ".a",
+        "span.http.status_code",
+        "resource.service.name",
+        "event.x",
+        "link.y",
+        "instrumentation.z",
+        "span.\"a b\"",
+        "name",
+        "status",
+        "duration",
+        "kind",
+        "span:id",
+        "trace:duration",
+        "event:name",
+        "span:childCount",
+        "error",
+        "ok",
+        "server",
+        "nil",
+        "true",
+        "false",
+        "1",
+        "-2",
+        "3.5",
+        "1s",
+        "250ms",
+        "\"GET\"",
+        "`x.*`",
+        "count()",
+        "avg(duration)",
+        "max(",
+        "by(",
+        "select(",
+        "coalesce()",
+        "rate()",
+        "| rate()",
+        "quantile_over_time(duration, .9)",
+        "by (name)",
+        "topk(3)",
+        "with(most_recent=true)",
+        "minInt",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut parsed_count = 0;
+    for _ in 0..20_000 {
+        let length = 1 + (next() % 12) as usize;
+        let mut query = String::new();
+        for _ in 0..length {
+            query.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            query.push(' ');
+        }
+        if let Ok(parsed) = parse(&query) {
+            parsed_count += 1;
+            let printed = parsed.to_string();
+            assert_eq!(parse(&printed).as_ref(), Ok(&parsed), "{query:?} printed as {printed:?}");
+        }
+    }
+    // Also well-formed shapes, so the round trip is exercised on more than a few lucky soups.
+    let mut wellformed = 0;
+    for _ in 0..5_000 {
+        let field = |next: &mut dyn FnMut() -> u64| {
+            let fields = ["span.a", ".b", "duration", "name", "span:childCount", "event.c", "resource.d"];
+            let ops = ["=", "!=", ">", "<=", "=~"];
+            let values = ["1", "-2.5", "3ms", "\"x\"", "nil", "true", "\"a.*\"", "error"];
+            format!(
+                "{} {} {}",
+                fields[(next() % fields.len() as u64) as usize],
+                ops[(next() % ops.len() as u64) as usize],
+                values[(next() % values.len() as u64) as usize]
+            )
+        };
+        let joins = ["&&", "||", ">", ">>", "~", "!<", "&>>"];
+        let query = format!(
+            "{{ {} }} {} {{ {} && {} }}",
+            field(&mut next),
+            joins[(next() % joins.len() as u64) as usize],
+            field(&mut next),
+            field(&mut next)
+        );
+        if let Ok(parsed) = parse(&query) {
+            wellformed += 1;
+            let printed = parsed.to_string();
+            assert_eq!(parse(&printed).as_ref(), Ok(&parsed), "{query:?} printed as {printed:?}");
+        }
+    }
+    assert!(parsed_count > 20, "only {parsed_count} generated soups parsed");
+    assert!(wellformed > 500, "only {wellformed} well-formed queries parsed");
+}

@@ -39,9 +39,9 @@ pub enum ApiError {
     /// A storage failure (500, Prometheus `internal`).
     #[error("{0}")]
     Internal(String),
-    /// An error of a Loki endpoint: Loki answers errors as plain text with the status alone saying what kind.
+    /// A plain-text error, as Loki, Tempo and Zipkin answer them: the status alone says what kind.
     #[error("{1}")]
-    Loki(StatusCode, String),
+    PlainText(StatusCode, String),
 }
 
 /// The status Prometheus answers a canceled query with (`statusClientClosedConnection`).
@@ -60,7 +60,7 @@ impl ApiError {
                 StatusCode::from_u16(CLIENT_CLOSED_REQUEST).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Loki(status, _) => *status,
+            ApiError::PlainText(status, _) => *status,
         }
     }
 
@@ -75,7 +75,7 @@ impl ApiError {
             ApiError::Timeout(_) => "timeout",
             ApiError::Canceled(_) => "canceled",
             ApiError::Internal(_) => "internal",
-            ApiError::Loki(..) => "loki",
+            ApiError::PlainText(..) => "plain",
         }
     }
 
@@ -87,7 +87,7 @@ impl ApiError {
                 | ApiError::TooManyRequests(_)
                 | ApiError::PayloadTooLarge(_)
                 | ApiError::UnsupportedMediaType(_)
-                | ApiError::Loki(..)
+                | ApiError::PlainText(..)
         )
     }
 }
@@ -136,6 +136,6 @@ impl From<oxeye_storage_api::ReadError> for ApiError {
 impl From<oxeye_logs_store::LogsError> for ApiError {
     fn from(error: oxeye_logs_store::LogsError) -> Self {
         tracing::error!(%error, "logs storage error");
-        ApiError::Loki(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+        ApiError::PlainText(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
     }
 }

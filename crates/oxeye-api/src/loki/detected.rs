@@ -88,7 +88,7 @@ pub async fn detected_labels(
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Loki(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+        .map_err(|e| ApiError::PlainText(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
     };
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for labels in &streams {
@@ -252,7 +252,7 @@ async fn sample_fields(
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e| {
         let status = if e.is_client_error() { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
-        ApiError::Loki(status, e.to_string())
+        ApiError::PlainText(status, e.to_string())
     })?;
     let mut fields: BTreeMap<String, Field> = BTreeMap::new();
     let QueryValue::Streams(streams) = &output.value else { return Ok(fields) };

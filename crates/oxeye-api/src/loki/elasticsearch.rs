@@ -24,10 +24,10 @@ pub async fn bulk(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
-    let bad = |message: String| ApiError::Loki(StatusCode::BAD_REQUEST, message);
+    let bad = |message: String| ApiError::PlainText(StatusCode::BAD_REQUEST, message);
     let tenant = tenant_from_headers(&headers).map_err(|e| bad(e.to_string()))?;
     let _budget = state.reserve_write(body.len()).ok_or_else(|| {
-        ApiError::Loki(
+        ApiError::PlainText(
             StatusCode::TOO_MANY_REQUESTS,
             "too many write bytes in flight on this server, retry later".into(),
         )

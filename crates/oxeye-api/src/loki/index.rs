@@ -35,7 +35,7 @@ fn reader(state: &ApiState, headers: &HeaderMap) -> Result<Option<TenantLogsRead
 }
 
 fn read_error(error: oxeye_storage_api::ReadError) -> ApiError {
-    ApiError::Loki(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+    ApiError::PlainText(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
 /// Streams matching the optional `query` selector in the request's range.

@@ -1,6 +1,6 @@
 //! The Loki HTTP API: push, LogQL queries, metadata, index statistics, live tail, build info.
 //!
-//! Errors are plain text with Loki's status codes (`ApiError::Loki`); successful responses follow Loki's JSON
+//! Errors are plain text with Loki's status codes (`ApiError::PlainText`); successful responses follow Loki's JSON
 //! shapes exactly (`json.rs`). Elasticsearch bulk ingest (VictoriaLogs' path) and OTLP logs live beside the push
 //! handler because they feed the same store.
 
@@ -28,7 +28,7 @@ use crate::ApiState;
 
 /// A 400 with Loki's plain-text body.
 pub(crate) fn bad_request(message: impl Into<String>) -> crate::ApiError {
-    crate::ApiError::Loki(axum::http::StatusCode::BAD_REQUEST, message.into())
+    crate::ApiError::PlainText(axum::http::StatusCode::BAD_REQUEST, message.into())
 }
 
 /// Parses a LogQL stream selector (`{app="api", env=~"prod|staging"}`) into matchers.

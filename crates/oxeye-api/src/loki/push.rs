@@ -70,9 +70,10 @@ pub(crate) fn refusal_response(
 /// `POST /loki/api/v1/push`. `Content-Type: application/json` selects JSON (gzip `Content-Encoding` accepted);
 /// anything else is read as snappy-compressed protobuf `logproto.PushRequest`, as Loki does.
 pub async fn push(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let tenant = tenant_from_headers(&headers).map_err(|e| ApiError::Loki(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let tenant =
+        tenant_from_headers(&headers).map_err(|e| ApiError::PlainText(StatusCode::BAD_REQUEST, e.to_string()))?;
     let _budget = state.reserve_write(body.len()).ok_or_else(|| {
-        ApiError::Loki(
+        ApiError::PlainText(
             StatusCode::TOO_MANY_REQUESTS,
             "too many write bytes in flight on this server, retry later".into(),
         )
@@ -82,18 +83,18 @@ pub async fn push(State(state): State<ApiState>, headers: HeaderMap, body: Bytes
     let decoded = tokio::task::spawn_blocking(move || {
         if is_json {
             let body = crate::body::decode_content_encoding(&headers, &body, max)
-                .map_err(|e| ApiError::Loki(e.status(), e.to_string()))?;
+                .map_err(|e| ApiError::PlainText(e.status(), e.to_string()))?;
             oxeye_ingest::loki_push::decode_json(&body)
         } else {
             oxeye_ingest::loki_push::decode_protobuf_snappy(&body, max)
         }
-        .map_err(|e| ApiError::Loki(StatusCode::BAD_REQUEST, format!("cannot decode push request: {e}")))
+        .map_err(|e| ApiError::PlainText(StatusCode::BAD_REQUEST, format!("cannot decode push request: {e}")))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("decode task failed: {e}")))??;
     let (outcome, rejections) = store_logs(&state, tenant, "loki_push", decoded).await?;
     Ok(match refusal_response(&outcome, &rejections) {
         None => StatusCode::NO_CONTENT.into_response(),
-        Some((status, message)) => ApiError::Loki(status, message).into_response(),
+        Some((status, message)) => ApiError::PlainText(status, message).into_response(),
     })
 }

@@ -30,7 +30,7 @@ const CATEGORIZE_LABELS: &str = "categorize-labels";
 
 fn query_error(error: oxeye_logql::QueryError) -> ApiError {
     let status = if error.is_client_error() { StatusCode::BAD_REQUEST } else { StatusCode::INTERNAL_SERVER_ERROR };
-    ApiError::Loki(status, error.to_string())
+    ApiError::PlainText(status, error.to_string())
 }
 
 fn parse_query(params: &Params) -> Result<Expr, ApiError> {
@@ -112,7 +112,7 @@ async fn evaluate(
         work(&engine, &CancellableReader { inner, cancel: &cancel })
     });
     match tokio::time::timeout(timeout, task).await {
-        Err(_) => Err(ApiError::Loki(
+        Err(_) => Err(ApiError::PlainText(
             StatusCode::GATEWAY_TIMEOUT,
             format!("query timed out after {}s (logql timeout)", timeout.as_secs_f64()),
         )),

@@ -154,7 +154,7 @@ pub async fn tail(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let bad = |message: String| ApiError::Loki(StatusCode::BAD_REQUEST, message);
+    let bad = |message: String| ApiError::PlainText(StatusCode::BAD_REQUEST, message);
     let tenant = tenant_from_headers(&headers).map_err(|e| bad(e.to_string()))?;
     let params = Params::parse(query, &headers, &[])?;
     let expr = oxeye_logql::parse(params.value("query")).map_err(|e| bad(e.to_string()))?;

@@ -23,10 +23,24 @@ pub async fn ready(State(state): State<ApiState>) -> Response {
     }
 }
 
-/// `POST /api/v1/admin/flush`: writes the tenant's metrics and logs heads into blocks and compacts (oxeye's own endpoint, for
-/// backups and benchmarks; VictoriaMetrics' equivalent is `/internal/force_flush`). 204 when done.
+/// `POST /api/v1/admin/flush`: writes pending span metrics into the metrics store, then the tenant's metrics, logs
+/// and traces heads into blocks and compacts (oxeye's own endpoint, for backups and benchmarks; VictoriaMetrics'
+/// equivalent is `/internal/force_flush`). Traces held by the tail sampler stay there until decided. 204 when done.
 pub async fn flush(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let tenant = tenant_from_headers(&headers)?;
+    let traces = state.traces.clone();
+    let traces_tenant = tenant.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        traces.collect_metrics(crate::write::now_ms());
+        if let Some(tenant_traces) = traces.store().existing_tenant(&traces_tenant) {
+            tenant_traces
+                .maintain(oxeye_traces_store::now_ns(), true)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     if let Some(logs) = state.logs.existing_tenant(&tenant) {
         tokio::task::spawn_blocking(move || logs.maintain(oxeye_logs_store::now_ns(), true))
             .await
@@ -51,7 +65,10 @@ code{background:#f2f2f2;padding:0 .25rem}</style></head>
 <h2>Write</h2><ul>
 <li><code>POST /api/v1/write</code> Prometheus remote_write 1.0</li>
 <li><code>POST /v1/metrics</code>, <code>/api/v1/otlp/v1/metrics</code> OTLP/HTTP metrics (also OTLP/gRPC on its own port)</li>
-<li><code>POST /api/v1/import/prometheus</code> Prometheus text exposition</li></ul>
+<li><code>POST /api/v1/import/prometheus</code> Prometheus text exposition</li>
+<li><code>POST /loki/api/v1/push</code> Loki push; <code>POST /v1/logs</code> OTLP/HTTP logs;
+<code>POST /insert/elasticsearch/_bulk</code> Elasticsearch bulk</li>
+<li><code>POST /v1/traces</code> OTLP/HTTP traces; <code>POST /api/v2/spans</code> Zipkin v2 JSON</li></ul>
 <h2>Read</h2><ul>
 <li><a href="/api/v1/labels">/api/v1/labels</a></li>
 <li><a href="/api/v1/label/__name__/values">/api/v1/label/__name__/values</a></li>
@@ -64,6 +81,10 @@ code{background:#f2f2f2;padding:0 .25rem}</style></head>
 <li><a href="/api/v1/status/buildinfo">/api/v1/status/buildinfo</a>,
 <a href="/api/v1/status/runtimeinfo">/api/v1/status/runtimeinfo</a>,
 <a href="/api/v1/status/tsdb">/api/v1/status/tsdb</a></li></ul>
+<h2>Traces</h2><ul>
+<li><code>/api/traces/&lt;id&gt;</code>, <code>/api/v2/traces/&lt;id&gt;</code> (Tempo), <a href="/api/search">/api/search</a>
+(TraceQL <code>q=</code>), <a href="/api/v2/search/tags">/api/v2/search/tags</a></li>
+<li><a href="/jaeger/api/services">/jaeger/api/services</a>, <code>/jaeger/api/traces?service=…</code> (Jaeger)</li></ul>
 <h2>Operate</h2><ul>
 <li><a href="/metrics">/metrics</a> self-metrics</li>
 <li><a href="/health">/health</a>, <a href="/ready">/ready</a></li>

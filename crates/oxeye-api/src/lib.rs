@@ -14,6 +14,7 @@ mod exemplars;
 pub mod loki;
 mod otlp;
 mod otlp_logs;
+mod otlp_traces;
 mod params;
 mod prom_json;
 mod prom_read;
@@ -23,6 +24,7 @@ mod selector;
 mod self_metrics;
 mod state;
 mod status;
+pub mod tempo;
 mod tenant;
 mod time;
 mod write;
@@ -66,6 +68,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/admin/flush", post(admin::flush))
         .merge(loki::routes())
+        .merge(tempo::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), self_metrics::track_request))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

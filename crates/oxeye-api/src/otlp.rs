@@ -222,10 +222,11 @@ impl MetricsService for GrpcMetrics {
 pub fn grpc_routes(state: ApiState) -> tonic::service::Routes {
     let max_message = state.config.max_decompressed_bytes;
     let state_for_logs = state.clone();
+    let traces = crate::otlp_traces::grpc_service(state.clone());
     let metrics = MetricsServiceServer::new(GrpcMetrics { state })
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
         .send_compressed(tonic::codec::CompressionEncoding::Gzip)
         .max_decoding_message_size(max_message);
     let logs = crate::otlp_logs::grpc_service(state_for_logs);
-    tonic::service::Routes::new(metrics).add_service(logs)
+    tonic::service::Routes::new(metrics).add_service(logs).add_service(traces)
 }

@@ -49,6 +49,10 @@ pub struct SelfMetrics {
     log_ingested: Mutex<BTreeMap<(String, &'static str), [u64; 2]>>,
     /// (tenant, reason) → refused log entries.
     log_rejected: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// (tenant, protocol) → spans accepted.
+    span_ingested: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// (tenant, reason) → refused spans.
+    span_rejected: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// Queries waiting for an evaluation slot.
     queries_queued: AtomicI64,
     /// Queries evaluating.
@@ -108,6 +112,30 @@ impl SelfMetrics {
         }
         for rejection in decode_rejections {
             *rejected.entry((tenant.to_string(), rejection.reason.as_str())).or_default() += rejection.entries as u64;
+        }
+    }
+
+    /// Counts a span export: spans accepted, spans the decoder refused (`invalid`), spans the store refused.
+    pub(crate) fn record_spans(
+        &self,
+        tenant: &TenantId,
+        protocol: &'static str,
+        accepted: u64,
+        decoder_refused: u64,
+        store_rejections: &[oxeye_traces_store::TraceRejection],
+    ) {
+        *self
+            .span_ingested
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((tenant.to_string(), protocol))
+            .or_default() += accepted;
+        let mut rejected = self.span_rejected.lock().unwrap_or_else(|p| p.into_inner());
+        if decoder_refused > 0 {
+            *rejected.entry((tenant.to_string(), "invalid")).or_default() += decoder_refused;
+        }
+        for rejection in store_rejections {
+            *rejected.entry((tenant.to_string(), rejection.reason.as_str())).or_default() += rejection.spans as u64;
         }
     }
 
@@ -212,13 +240,133 @@ fn render_logs(out: &mut String, metrics: &SelfMetrics, summaries: &[oxeye_logs_
     }
 }
 
+/// The trace store's and trace pipeline's counters and gauges.
+fn render_traces(
+    out: &mut String,
+    metrics: &SelfMetrics,
+    summaries: &[oxeye_traces_store::TenantTracesSummary],
+    pipeline: &[oxeye_trace_pipeline::TenantPipelineStats],
+) {
+    {
+        let ingested = metrics.span_ingested.lock().unwrap_or_else(|p| p.into_inner());
+        header(
+            out,
+            "oxeye_spans_ingested_total",
+            "counter",
+            "Spans accepted, by tenant and protocol (before sampling).",
+        );
+        for ((tenant, protocol), count) in ingested.iter() {
+            let _ = writeln!(
+                out,
+                "oxeye_spans_ingested_total{{tenant=\"{}\",protocol=\"{protocol}\"}} {count}",
+                escape(tenant)
+            );
+        }
+        let rejected = metrics.span_rejected.lock().unwrap_or_else(|p| p.into_inner());
+        header(out, "oxeye_rejected_spans_total", "counter", "Spans refused at ingest, by tenant and reason.");
+        for ((tenant, reason), count) in rejected.iter() {
+            let _ = writeln!(
+                out,
+                "oxeye_rejected_spans_total{{tenant=\"{}\",reason=\"{reason}\"}} {count}",
+                escape(tenant)
+            );
+        }
+    }
+    header(
+        out,
+        "oxeye_sampling_traces_total",
+        "counter",
+        "Traces decided by the tail sampler, by decision and policy.",
+    );
+    for stats in pipeline {
+        let Some(sampling) = &stats.sampling else { continue };
+        let mut decided: Vec<_> = sampling.traces.iter().collect();
+        decided.sort();
+        for ((kept, policy), count) in decided {
+            let decision = if *kept { "kept" } else { "dropped" };
+            let _ = writeln!(
+                out,
+                "oxeye_sampling_traces_total{{tenant=\"{}\",decision=\"{decision}\",policy=\"{}\"}} {count}",
+                escape(stats.tenant.as_str()),
+                policy.name()
+            );
+        }
+    }
+    type PipelineValue =
+        (&'static str, &'static str, &'static str, fn(&oxeye_trace_pipeline::TenantPipelineStats) -> Option<f64>);
+    let pipeline_values: [PipelineValue; 8] = [
+        ("oxeye_sampling_spans_kept_total", "counter", "Spans kept by the tail sampler.", |s| {
+            s.sampling.as_ref().map(|x| x.spans_kept as f64)
+        }),
+        ("oxeye_sampling_spans_dropped_total", "counter", "Spans dropped by the tail sampler.", |s| {
+            s.sampling.as_ref().map(|x| x.spans_dropped as f64)
+        }),
+        (
+            "oxeye_sampling_decided_early_total",
+            "counter",
+            "Traces decided before their wait because the pending bound was reached.",
+            |s| s.sampling.as_ref().map(|x| x.decided_early as f64),
+        ),
+        ("oxeye_sampling_pending_traces", "gauge", "Traces waiting for a sampling decision.", |s| {
+            s.sampling.as_ref().map(|x| x.pending_traces as f64)
+        }),
+        ("oxeye_sampling_pending_spans", "gauge", "Spans waiting for a sampling decision.", |s| {
+            s.sampling.as_ref().map(|x| x.pending_spans as f64)
+        }),
+        (
+            "oxeye_spans_refused_after_sampling_total",
+            "counter",
+            "Kept spans the trace store refused (limits) after sampling.",
+            |s| Some(s.refused_after_sampling as f64),
+        ),
+        (
+            "oxeye_span_metrics_active_series",
+            "gauge",
+            "Series of span metrics and service graphs being generated.",
+            |s| Some(s.generator_active_series as f64),
+        ),
+        (
+            "oxeye_service_graph_unpaired_edges_total",
+            "counter",
+            "Service-graph edge halves that expired without a pair or a virtual node.",
+            |s| Some(s.generator.edges_expired_unpaired as f64),
+        ),
+    ];
+    for (name, kind, help, value) in pipeline_values {
+        header(out, name, kind, help);
+        for stats in pipeline {
+            if let Some(value) = value(stats) {
+                let _ = writeln!(out, "{name}{{tenant=\"{}\"}} {value}", escape(stats.tenant.as_str()));
+            }
+        }
+    }
+    type TraceGauge = (&'static str, &'static str, fn(&oxeye_traces_store::TenantTracesSummary) -> f64);
+    let gauges: [TraceGauge; 6] = [
+        ("oxeye_trace_head_traces", "Traces in the in-memory trace head.", |s| s.head_traces as f64),
+        ("oxeye_trace_head_spans", "Spans in the in-memory trace head.", |s| s.head_spans as f64),
+        ("oxeye_trace_blocks", "Trace blocks on disk.", |s| s.blocks as f64),
+        ("oxeye_trace_block_bytes", "Bytes of trace blocks on disk.", |s| s.block_bytes as f64),
+        ("oxeye_trace_block_spans", "Spans in trace blocks.", |s| s.block_spans as f64),
+        ("oxeye_trace_wal_disk_bytes", "Bytes of trace WAL files on disk.", |s| s.wal_bytes as f64),
+    ];
+    for (name, help, value) in gauges {
+        header(out, name, "gauge", help);
+        for summary in summaries {
+            let _ = writeln!(out, "{name}{{tenant=\"{}\"}} {}", escape(summary.tenant.as_str()), value(summary));
+        }
+    }
+}
+
 /// `GET /metrics`.
 pub async fn render(State(state): State<ApiState>) -> Response {
     let store = state.store.clone();
     let logs = state.logs.clone();
-    let summaries =
-        tokio::task::spawn_blocking(move || (store.summaries(), store.all_tenants(), logs.summaries())).await;
-    let Ok((summaries, tenants, log_summaries)) = summaries else {
+    let traces = state.traces.clone();
+    let summaries = tokio::task::spawn_blocking(move || {
+        (store.summaries(), store.all_tenants(), logs.summaries(), traces.store().summaries(), traces.stats())
+    })
+    .await;
+    let Ok((summaries, tenants, log_summaries, trace_summaries, pipeline_stats)) = summaries else {
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "metrics collection failed").into_response();
     };
     let mut out = String::with_capacity(8192);
@@ -324,6 +472,7 @@ pub async fn render(State(state): State<ApiState>) -> Response {
         );
     }
     render_logs(&mut out, metrics, &log_summaries);
+    render_traces(&mut out, metrics, &trace_summaries, &pipeline_stats);
     {
         let requests = metrics.requests.lock().unwrap_or_else(|p| p.into_inner());
         header(

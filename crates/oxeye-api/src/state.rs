@@ -9,6 +9,7 @@ use oxeye_ingest::otlp_metrics::{DeltaToCumulative, OtlpMetricsConfig};
 use oxeye_logs_store::LogsStore;
 use oxeye_metrics_store::MetricsStore;
 use oxeye_model::TenantId;
+use oxeye_trace_pipeline::TracePipeline;
 
 use crate::SelfMetrics;
 use crate::loki::TailHub;
@@ -114,6 +115,8 @@ impl Default for BuildInfo {
 pub struct ApiState {
     pub store: Arc<MetricsStore>,
     pub logs: Arc<LogsStore>,
+    /// Span metrics, tail sampling and the trace store.
+    pub traces: Arc<TracePipeline>,
     /// Fan-out of accepted log entries to live tails (`/loki/api/v1/tail`).
     pub tail: Arc<TailHub>,
     pub metrics: Arc<SelfMetrics>,
@@ -132,10 +135,17 @@ pub struct ApiState {
 
 impl ApiState {
     /// `tail` must be the hub the logs store reports appends to (see [`TailHub::observer`]).
-    pub fn new(store: Arc<MetricsStore>, logs: Arc<LogsStore>, tail: Arc<TailHub>, config: ApiConfig) -> Self {
+    pub fn new(
+        store: Arc<MetricsStore>,
+        logs: Arc<LogsStore>,
+        traces: Arc<TracePipeline>,
+        tail: Arc<TailHub>,
+        config: ApiConfig,
+    ) -> Self {
         Self {
             store,
             logs,
+            traces,
             tail,
             metrics: Arc::new(SelfMetrics::default()),
             ready: Arc::new(AtomicBool::new(false)),

@@ -29,6 +29,17 @@ pub(crate) fn open_logs(dir: &std::path::Path) -> Arc<oxeye_logs_store::LogsStor
     Arc::new(oxeye_logs_store::LogsStore::open(options).unwrap())
 }
 
+pub(crate) fn open_traces(
+    dir: &std::path::Path,
+    metrics: Arc<oxeye_metrics_store::MetricsStore>,
+) -> Arc<oxeye_trace_pipeline::TracePipeline> {
+    let mut options = oxeye_traces_store::TracesOptions::new(dir);
+    options.wal_sync = oxeye_metrics_store::WalSyncPolicy::Never;
+    let store = Arc::new(oxeye_traces_store::TracesStore::open(options).unwrap());
+    let config = oxeye_trace_pipeline::PipelineConfig::default();
+    Arc::new(oxeye_trace_pipeline::TracePipeline::open(store, metrics, config, dir, 0).unwrap())
+}
+
 pub(crate) fn harness_with(configure: impl FnOnce(&mut StoreOptions)) -> Harness {
     harness_with_config(configure, ApiConfig::default())
 }
@@ -39,7 +50,13 @@ pub(crate) fn harness_with_config(configure: impl FnOnce(&mut StoreOptions), con
     options.wal_sync = oxeye_metrics_store::WalSyncPolicy::Never;
     configure(&mut options);
     let store = Arc::new(MetricsStore::open(options).unwrap());
-    let state = ApiState::new(store, open_logs(dir.path()), crate::loki::TailHub::new(), config);
+    let state = ApiState::new(
+        store.clone(),
+        open_logs(dir.path()),
+        open_traces(dir.path(), store),
+        crate::loki::TailHub::new(),
+        config,
+    );
     state.ready.store(true, Ordering::Release);
     Harness { _dir: dir, app: router(state.clone()), state }
 }
@@ -58,6 +75,14 @@ impl Harness {
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, String::from_utf8_lossy(&bytes).to_string())
+    }
+
+    /// Status and raw body bytes.
+    pub(crate) async fn send_raw(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, bytes.to_vec())
     }
 
     pub(crate) async fn get(&self, uri: &str, tenant: Option<&str>) -> (StatusCode, String) {
@@ -410,7 +435,13 @@ async fn the_in_flight_write_budget_answers_429_when_exhausted() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(MetricsStore::open(StoreOptions::new(dir.path())).unwrap());
     let config = ApiConfig { max_inflight_write_bytes: 64 << 10, ..ApiConfig::default() };
-    let state = ApiState::new(store, open_logs(dir.path()), crate::loki::TailHub::new(), config);
+    let state = ApiState::new(
+        store.clone(),
+        open_logs(dir.path()),
+        open_traces(dir.path(), store),
+        crate::loki::TailHub::new(),
+        config,
+    );
     let held = state.reserve_write(6 << 10).expect("48 KiB of 64 KiB");
     assert!(state.reserve_write(4 << 10).is_none(), "32 KiB more does not fit");
     let app = router(state.clone());

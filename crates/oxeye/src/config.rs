@@ -105,6 +105,135 @@ pub struct FileConfig {
     /// Log store limits (every tenant; retention follows `retention` and `tenants.<id>.retention`).
     #[serde(default)]
     pub logs: LogsFileConfig,
+    /// Trace store limits, span metrics and tail sampling.
+    #[serde(default)]
+    pub traces: TracesFileConfig,
+}
+
+/// The `traces:` section.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TracesFileConfig {
+    /// Most spans stored per trace; more are refused and the trace marked truncated [default: 10000].
+    pub max_spans_per_trace: Option<u64>,
+    /// Longest string attribute value kept, in bytes; longer values are cut [default: 2048].
+    pub max_attribute_bytes: Option<usize>,
+    /// Sustained ingestion rate per tenant in spans per second [default: 100000].
+    pub ingestion_rate_spans: Option<f64>,
+    /// Ingestion burst per tenant in spans [default: 200000].
+    pub ingestion_burst_spans: Option<f64>,
+    /// Encoded span bytes held in memory per tenant before a block is cut [default: 67108864].
+    pub head_max_bytes: Option<u64>,
+    /// Longest a span waits in memory before a block is cut [default: 30m].
+    pub head_max_age: Option<String>,
+    /// Span metrics and service graphs (Tempo's metrics-generator).
+    #[serde(default)]
+    pub span_metrics: SpanMetricsFileConfig,
+    /// Tail sampling for every tenant (off unless `enabled: true`).
+    pub sampling: Option<SamplingFileConfig>,
+    /// Per-tenant sampling settings, replacing `sampling` for that tenant.
+    #[serde(default)]
+    pub tenant_sampling: HashMap<String, SamplingFileConfig>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SpanMetricsFileConfig {
+    /// Span metrics (`traces_spanmetrics_*`) [default: true].
+    pub enabled: Option<bool>,
+    /// Service graphs (`traces_service_graph_*`) [default: true].
+    pub service_graphs: Option<bool>,
+    /// Extra span-metric labels from span or resource attributes, e.g. `[http.method]`.
+    #[serde(default)]
+    pub dimensions: Vec<String>,
+    /// Latency buckets in seconds [default: 0.002 × 2ⁿ, 14 buckets].
+    pub histogram_buckets: Option<Vec<f64>>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingFileConfig {
+    /// Sampling on [default: false].
+    #[serde(default)]
+    pub enabled: bool,
+    /// Wait after a trace's last span before deciding [default: 10s].
+    pub decision_wait: Option<String>,
+    /// Keep every trace with an error span [default: true].
+    pub keep_errors: Option<bool>,
+    /// Keep every trace at least this long, e.g. `2s` [default: none].
+    pub latency_threshold: Option<String>,
+    /// Keep traces where a matching span lasts at least `threshold`.
+    #[serde(default)]
+    pub latency_rules: Vec<LatencyRuleFile>,
+    /// Fraction of the other traces kept [default: 0.1].
+    pub base_rate: Option<f64>,
+    /// Fractions by service and/or span name (the largest matching rule wins over the base rate).
+    #[serde(default)]
+    pub rate_rules: Vec<RateRuleFile>,
+    /// Spans held per tenant before the oldest traces are decided early [default: 1000000].
+    pub max_pending_spans: Option<usize>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyRuleFile {
+    pub service: Option<String>,
+    pub span_name: Option<String>,
+    pub threshold: String,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RateRuleFile {
+    pub service: Option<String>,
+    pub span_name: Option<String>,
+    pub rate: f64,
+}
+
+impl SamplingFileConfig {
+    fn resolve(
+        &self,
+        wal_sync: oxeye_metrics_store::WalSyncPolicy,
+    ) -> anyhow::Result<Option<oxeye_trace_pipeline::SamplingConfig>> {
+        use oxeye_trace_pipeline::{LatencyRule, RateRule, SamplingConfig, SpanMatcher};
+        if !self.enabled {
+            return Ok(None);
+        }
+        let rate = |value: f64, what: &str| -> anyhow::Result<f64> {
+            if (0.0..=1.0).contains(&value) { Ok(value) } else { bail!("{what} must be between 0 and 1, not {value}") }
+        };
+        let duration =
+            |text: &str, what: &str| parse_duration(text).map_err(anyhow::Error::msg).context(what.to_string());
+        let mut config = SamplingConfig { wal_sync, ..SamplingConfig::default() };
+        if let Some(text) = &self.decision_wait {
+            config.decision_wait = duration(text, "decision_wait")?;
+        }
+        if let Some(keep) = self.keep_errors {
+            config.keep_errors = keep;
+        }
+        if let Some(text) = &self.latency_threshold {
+            config.latency_threshold = Some(duration(text, "latency_threshold")?);
+        }
+        for rule in &self.latency_rules {
+            config.latency_rules.push(LatencyRule {
+                matcher: SpanMatcher { service: rule.service.clone(), span_name: rule.span_name.clone() },
+                threshold: duration(&rule.threshold, "latency_rules.threshold")?,
+            });
+        }
+        if let Some(value) = self.base_rate {
+            config.base_rate = rate(value, "base_rate")?;
+        }
+        for rule in &self.rate_rules {
+            config.rate_rules.push(RateRule {
+                matcher: SpanMatcher { service: rule.service.clone(), span_name: rule.span_name.clone() },
+                rate: rate(rule.rate, "rate_rules.rate")?,
+            });
+        }
+        if let Some(value) = self.max_pending_spans {
+            config.max_pending_spans = value.max(1);
+        }
+        Ok(Some(config))
+    }
 }
 
 /// The `logs:` section: limits of the log store, in Loki's terms.
@@ -295,6 +424,11 @@ pub struct ServeConfig {
     pub log_tenant_limits: HashMap<String, oxeye_logs_store::LogLimits>,
     pub log_head_max_bytes: u64,
     pub log_head_max_age: Duration,
+    pub trace_limits: oxeye_traces_store::TraceLimits,
+    pub trace_tenant_limits: HashMap<String, oxeye_traces_store::TraceLimits>,
+    pub trace_head_max_bytes: u64,
+    pub trace_head_max_age: Duration,
+    pub trace_pipeline: oxeye_trace_pipeline::PipelineConfig,
 }
 
 impl ServeConfig {
@@ -372,7 +506,63 @@ impl ServeConfig {
             Some(text) => parse_duration(text).map_err(anyhow::Error::msg).context("logs.head_max_age")?,
             None => Duration::from_secs(30 * 60),
         };
+        let traces = &file.traces;
+        let mut trace_limits = oxeye_traces_store::TraceLimits { retention: base.retention, ..Default::default() };
+        if let Some(value) = traces.max_spans_per_trace {
+            trace_limits.max_spans_per_trace = value.max(1);
+        }
+        if let Some(value) = traces.max_attribute_bytes {
+            trace_limits.max_attribute_bytes = value;
+        }
+        if let Some(value) = traces.ingestion_rate_spans {
+            trace_limits.ingestion_rate_spans = value;
+        }
+        if let Some(value) = traces.ingestion_burst_spans {
+            trace_limits.ingestion_burst_spans = value;
+        }
+        let trace_tenant_limits = tenant_limits
+            .iter()
+            .map(|(tenant, limits)| {
+                (
+                    tenant.clone(),
+                    oxeye_traces_store::TraceLimits { retention: limits.retention, ..trace_limits.clone() },
+                )
+            })
+            .collect();
+        let trace_head_max_age = match &traces.head_max_age {
+            Some(text) => parse_duration(text).map_err(anyhow::Error::msg).context("traces.head_max_age")?,
+            None => Duration::from_secs(30 * 60),
+        };
+        let mut generator = oxeye_trace_pipeline::GeneratorConfig::default();
+        if let Some(enabled) = traces.span_metrics.enabled {
+            generator.span_metrics = enabled;
+        }
+        if let Some(enabled) = traces.span_metrics.service_graphs {
+            generator.service_graphs = enabled;
+        }
+        generator.dimensions = traces.span_metrics.dimensions.clone();
+        if let Some(buckets) = &traces.span_metrics.histogram_buckets {
+            generator.latency_buckets = buckets.clone();
+        }
+        let sampler_sync = wal_sync;
+        let sampling = match &traces.sampling {
+            Some(sampling) => sampling.resolve(sampler_sync).context("traces.sampling")?,
+            None => None,
+        };
+        let mut tenant_sampling = HashMap::new();
+        for (tenant, sampling) in &traces.tenant_sampling {
+            oxeye_model::TenantId::new(tenant).with_context(|| format!("traces.tenant_sampling.{tenant}"))?;
+            let resolved =
+                sampling.resolve(sampler_sync).with_context(|| format!("traces.tenant_sampling.{tenant}"))?;
+            tenant_sampling.insert(tenant.clone(), resolved);
+        }
+        let trace_pipeline = oxeye_trace_pipeline::PipelineConfig { generator, sampling, tenant_sampling };
         Ok(Self {
+            trace_limits,
+            trace_tenant_limits,
+            trace_head_max_bytes: traces.head_max_bytes.unwrap_or(64 << 20),
+            trace_head_max_age,
+            trace_pipeline,
             log_limits,
             log_tenant_limits,
             log_head_max_bytes: file.logs.head_max_bytes.unwrap_or(128 << 20),

@@ -10,6 +10,8 @@ use oxeye_api::loki::TailHub;
 use oxeye_api::{ApiState, grpc_routes, router};
 use oxeye_logs_store::{LogsOptions, LogsStore};
 use oxeye_metrics_store::{MetricsStore, StoreOptions, WalSyncPolicy};
+use oxeye_trace_pipeline::TracePipeline;
+use oxeye_traces_store::{TracesOptions, TracesStore};
 use tokio::sync::watch;
 
 use crate::config::{LogFormat, ServeConfig};
@@ -64,7 +66,25 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let logs =
         tokio::task::spawn_blocking(move || LogsStore::open(log_options)).await?.context("opening the logs store")?;
     let logs = Arc::new(logs);
-    let state = ApiState::new(store.clone(), logs.clone(), tail, config.api.clone());
+    let mut trace_options = TracesOptions::new(&config.data_dir);
+    trace_options.wal_sync = config.wal_sync;
+    trace_options.default_limits = config.trace_limits.clone();
+    trace_options.tenant_limits = config.trace_tenant_limits.clone();
+    trace_options.head_max_bytes = config.trace_head_max_bytes;
+    trace_options.head_max_age = config.trace_head_max_age;
+    let traces = {
+        let store = store.clone();
+        let pipeline_config = config.trace_pipeline.clone();
+        let data_dir = config.data_dir.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<TracePipeline> {
+            let traces = Arc::new(TracesStore::open(trace_options).context("opening the trace store")?);
+            TracePipeline::open(traces, store, pipeline_config, data_dir, now_ms())
+                .context("opening the trace pipeline")
+        })
+        .await??
+    };
+    let traces = Arc::new(traces);
+    let state = ApiState::new(store.clone(), logs.clone(), traces.clone(), tail, config.api.clone());
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     let http_app = router(state.clone());
@@ -77,6 +97,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let maintenance = tokio::spawn(maintenance_loop(
         store.clone(),
         logs.clone(),
+        traces.clone(),
         config.wal_sync,
         config.maintenance_interval,
         shutdown_rx.clone(),
@@ -94,6 +115,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     maintenance.await?;
     tokio::task::spawn_blocking(move || store.sync_wals()).await?.context("final WAL fsync")?;
     tokio::task::spawn_blocking(move || logs.sync_wals()).await?.context("final logs WAL fsync")?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        // Pending sampler spans stay in the sampler's WAL and are decided after the restart.
+        traces.collect_metrics(now_ms());
+        traces.sync().context("final sampler WAL fsync")?;
+        traces.store().sync_wals().context("final trace WAL fsync")
+    })
+    .await??;
     tracing::info!("WAL synced; bye");
     Ok(())
 }
@@ -115,9 +143,17 @@ async fn serve(
         .context("http server")
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How often span metrics are written into the metrics store (Tempo's generator collection interval).
+const SPAN_METRICS_INTERVAL: Duration = Duration::from_secs(15);
+
 async fn maintenance_loop(
     store: Arc<MetricsStore>,
     logs: Arc<LogsStore>,
+    traces: Arc<TracePipeline>,
     wal_sync: WalSyncPolicy,
     maintenance_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -129,6 +165,9 @@ async fn maintenance_loop(
     let mut sync_timer = tokio::time::interval(sync_every);
     let mut maintenance_timer = tokio::time::interval(maintenance_interval);
     maintenance_timer.tick().await;
+    let mut sampling_timer = tokio::time::interval(Duration::from_secs(1));
+    let mut span_metrics_timer = tokio::time::interval(SPAN_METRICS_INTERVAL);
+    span_metrics_timer.tick().await;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -136,9 +175,11 @@ async fn maintenance_loop(
                 if matches!(wal_sync, WalSyncPolicy::Interval(_)) {
                     let store = store.clone();
                     let logs = logs.clone();
+                    let traces = traces.clone();
                     let synced = move || -> Result<(), String> {
                         store.sync_wals().map_err(|e| e.to_string())?;
-                        logs.sync_wals().map_err(|e| e.to_string())
+                        logs.sync_wals().map_err(|e| e.to_string())?;
+                        traces.store().sync_wals().map_err(|e| e.to_string())
                     };
                     match tokio::task::spawn_blocking(synced).await {
                         Ok(Err(error)) => tracing::error!(%error, "WAL fsync failed"),
@@ -147,13 +188,29 @@ async fn maintenance_loop(
                     }
                 }
             }
+            _ = sampling_timer.tick() => {
+                let traces = traces.clone();
+                match tokio::task::spawn_blocking(move || traces.tick(now_ms(), false)).await {
+                    Ok(Err(error)) => tracing::error!(%error, "tail sampling decisions failed"),
+                    Err(error) => tracing::error!(%error, "tail sampling task failed"),
+                    Ok(Ok(())) => {}
+                }
+            }
+            _ = span_metrics_timer.tick() => {
+                let traces = traces.clone();
+                if let Err(error) = tokio::task::spawn_blocking(move || traces.collect_metrics(now_ms())).await {
+                    tracing::error!(%error, "span metrics task failed");
+                }
+            }
             _ = maintenance_timer.tick() => {
                 let store = store.clone();
                 let logs = logs.clone();
-                let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                let traces = traces.clone();
+                let now_ms = now_ms();
                 let work = move || {
                     store.maintain(now_ms);
                     logs.maintain(oxeye_logs_store::now_ns(), false);
+                    traces.store().maintain(oxeye_traces_store::now_ns(), false);
                 };
                 if let Err(error) = tokio::task::spawn_blocking(work).await {
                     tracing::error!(%error, "maintenance task failed");

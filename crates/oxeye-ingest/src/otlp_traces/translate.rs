@@ -33,23 +33,26 @@ pub fn translate(request: ExportTraceServiceRequest) -> DecodedSpans {
             decoded.batch.spans.reserve(scope_spans.spans.len());
             for span in scope_spans.spans {
                 let Some(trace_id) = TraceId::from_slice(&span.trace_id).filter(|id| !id.is_zero()) else {
-                    decoded.reject(SpanRejectReason::InvalidTraceId, || {
-                        format!(
-                            "span {:?} has an invalid trace id of {} bytes (a trace id is 16 bytes, not all zero)",
-                            span.name,
-                            span.trace_id.len()
-                        )
+                    decoded.reject(SpanRejectReason::InvalidTraceId, || match span.trace_id.len() {
+                        16 => format!(
+                            "span {:?} has an all-zero trace id (a trace id is 16 bytes, not all zero)",
+                            span.name
+                        ),
+                        len => format!(
+                            "span {:?} has an invalid trace id of {len} bytes (a trace id is 16 bytes, not all zero)",
+                            span.name
+                        ),
                     });
                     continue;
                 };
                 let Some(span_id) = SpanId::from_slice(&span.span_id).filter(|id| !id.is_zero()) else {
-                    decoded.reject(SpanRejectReason::InvalidSpanId, || {
-                        format!(
-                            "span {:?} of trace {trace_id} has an invalid span id of {} bytes (a span id is 8 bytes, \
+                    decoded.reject(SpanRejectReason::InvalidSpanId, || match span.span_id.len() {
+                        8 => format!("span {:?} of trace {trace_id} has an all-zero span id", span.name),
+                        len => format!(
+                            "span {:?} of trace {trace_id} has an invalid span id of {len} bytes (a span id is 8 bytes, \
                              not all zero)",
-                            span.name,
-                            span.span_id.len()
-                        )
+                            span.name
+                        ),
                     });
                     continue;
                 };

@@ -1,4 +1,4 @@
-//! The Tempo HTTP API (trace by id, TraceQL search, tag names and values, echo, build info) and, under
+//! The Tempo HTTP API (trace by id, TraceQL search, TraceQL metrics, tag names and values, echo, build info) and, under
 //! `/jaeger`, Jaeger's query API; both read the trace store through [`oxeye_storage_api::TracesReader`].
 //!
 //! Tempo and Jaeger both serve `/api/traces/<id>`; oxeye serves Tempo's there and Jaeger's under the `/jaeger`
@@ -8,6 +8,7 @@
 mod by_id;
 pub(crate) mod jaeger;
 mod json;
+mod metrics;
 mod params;
 mod search;
 mod tags;
@@ -35,6 +36,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v2/search/tags", get(tags::tags_v2))
         .route("/api/search/tag/{name}/values", get(tags::tag_values_v1))
         .route("/api/v2/search/tag/{name}/values", get(tags::tag_values_v2))
+        .route("/api/metrics/query_range", get(metrics::query_range))
+        .route("/api/metrics/query", get(metrics::query_instant))
         .route("/api/echo", get(echo))
         .route("/api/status/buildinfo", get(build_info))
         .merge(jaeger::routes())

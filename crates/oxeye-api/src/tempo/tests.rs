@@ -298,3 +298,39 @@ async fn ingest_refusals_zipkin_and_span_metrics() {
     let after_flush = harness.get_json(&format!("/api/traces/{TRACE_A}"), None).await;
     assert_eq!(after_flush["batches"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn traceql_metrics_over_stored_spans() {
+    let harness = harness();
+    let start = ingest(&harness, None).await;
+    let from = start / 1_000_000_000 - 60;
+    let to = start / 1_000_000_000 + 60;
+    let uri = format!(
+        "/api/metrics/query_range?q={{ }} %7C count_over_time() by (resource.service.name)&start={from}&end={to}&step=120s"
+    );
+    let result = harness.get_json(&uri, None).await;
+    let mut counts: Vec<(String, f64)> = result["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|series| {
+            let service = series["labels"][0]["value"]["stringValue"].as_str().unwrap().to_string();
+            let total: f64 = series["samples"].as_array().unwrap().iter().map(|s| s["value"].as_f64().unwrap()).sum();
+            (service, total)
+        })
+        .collect();
+    counts.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(counts, vec![("checkout".to_string(), 1.0), ("frontend".to_string(), 3.0)], "{result}");
+    assert_eq!(result["series"][0]["labels"][0]["key"], "resource.service.name");
+
+    let instant = harness
+        .get_json(
+            &format!("/api/metrics/query?q={{ status = error }} %7C count_over_time()&start={from}&end={to}"),
+            None,
+        )
+        .await;
+    assert_eq!(instant["series"][0]["value"], 1.0, "{instant}");
+    let (status, body) = harness.get("/api/metrics/query_range?q={ }", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("not a metrics query"), "{body}");
+}

@@ -232,7 +232,8 @@ mod tests {
     fn default_steps_aim_for_240_points() {
         let hour = 3_600_000_000_000;
         assert_eq!(default_step(0, hour), 15_000_000_000);
-        assert_eq!(default_step(0, 24 * hour), 360_000_000_000 / 300_000_000_000 * 300_000_000_000);
+        // 24 h / 240 = 6 min, rounded down to a multiple of 5 min.
+        assert_eq!(default_step(0, 24 * hour), 300_000_000_000);
         assert_eq!(default_step(0, 30_000_000_000), 100_000_000);
     }
 }

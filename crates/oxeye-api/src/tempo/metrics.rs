@@ -86,6 +86,7 @@ struct RangeRequest {
     start_ns: u64,
     end_ns: u64,
     step_ns: u64,
+    instant: bool,
 }
 
 fn parse_request(params: &HashMap<String, String>) -> Result<RangeRequest, ApiError> {
@@ -130,7 +131,7 @@ fn parse_request(params: &HashMap<String, String>) -> Result<RangeRequest, ApiEr
     if (end_ns - start_ns) / step_ns > 11_000 {
         return Err(bad_request("step too small: more than 11000 points per series"));
     }
-    Ok(RangeRequest { query, start_ns, end_ns, step_ns })
+    Ok(RangeRequest { query, start_ns, end_ns, step_ns, instant: false })
 }
 
 async fn evaluate(
@@ -159,10 +160,12 @@ async fn evaluate(
                 "query reads more than {MAX_FRAGMENTS} traces; narrow the time range or the spanset filter"
             )));
         }
-        request
-            .query
-            .evaluate_metrics(&fragments, request.start_ns, request.end_ns, request.step_ns)
-            .map_err(|e| bad_request(format!("invalid TraceQL metrics query: {e}")))
+        let series = if request.instant {
+            request.query.evaluate_metrics_instant(&fragments, request.start_ns, request.end_ns)
+        } else {
+            request.query.evaluate_metrics(&fragments, request.start_ns, request.end_ns, request.step_ns)
+        };
+        series.map_err(|e| bad_request(format!("invalid TraceQL metrics query: {e}")))
     })
     .await
 }
@@ -202,7 +205,7 @@ pub(super) async fn query_instant(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let mut request = parse_request(&params)?;
-    request.step_ns = request.end_ns - request.start_ns;
+    request.instant = true;
     let series = evaluate(&state, &headers, request).await?;
     let series: Vec<Value> = series
         .iter()

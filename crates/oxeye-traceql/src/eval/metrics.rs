@@ -63,6 +63,14 @@ impl Intervals {
         Ok(Self { start_ns: aligned_start, step_ns, count: steps as usize })
     }
 
+    /// One interval covering exactly `(start_ns, end_ns]`, as Tempo maps an instant query.
+    fn instant(start_ns: u64, end_ns: u64) -> Result<Self, EvalError> {
+        if end_ns <= start_ns {
+            return Err(EvalError::InvalidRange { start_ns, end_ns, step_ns: end_ns.saturating_sub(start_ns) });
+        }
+        Ok(Self { start_ns, step_ns: end_ns - start_ns, count: 1 })
+    }
+
     fn of(&self, timestamp_ns: u64) -> Option<usize> {
         let end = self.start_ns + self.step_ns * self.count as u64;
         if timestamp_ns <= self.start_ns || timestamp_ns > end {
@@ -125,10 +133,28 @@ impl Query {
         end_ns: u64,
         step_ns: u64,
     ) -> Result<Vec<MetricSeries>, EvalError> {
+        self.evaluate_metrics_over(traces, Intervals::new(start_ns, end_ns, step_ns)?)
+    }
+
+    /// Evaluates a TraceQL metrics query as one value per series over exactly `(start_ns, end_ns]` (Tempo's
+    /// instant queries, `/api/metrics/query`); each series has one timestamp, `end_ns`.
+    pub fn evaluate_metrics_instant<'t>(
+        &self,
+        traces: impl IntoIterator<Item = &'t Trace>,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> Result<Vec<MetricSeries>, EvalError> {
+        self.evaluate_metrics_over(traces, Intervals::instant(start_ns, end_ns)?)
+    }
+
+    fn evaluate_metrics_over<'t>(
+        &self,
+        traces: impl IntoIterator<Item = &'t Trace>,
+        intervals: Intervals,
+    ) -> Result<Vec<MetricSeries>, EvalError> {
         let RootExpr::Metrics(metrics) = &self.expr else {
             return Err(EvalError::NotMetrics(self.to_string()));
         };
-        let intervals = Intervals::new(start_ns, end_ns, step_ns)?;
         let mut groups: Vec<Group> = Vec::new();
         let mut group_by_key: HashMap<String, usize> = HashMap::new();
         let mut key = String::new();
@@ -159,7 +185,7 @@ impl Query {
             return Ok(Vec::new());
         }
         let timestamps = intervals.timestamps();
-        let step_seconds = step_ns as f64 / 1e9;
+        let step_seconds = intervals.step_ns as f64 / 1e9;
         let mut series = finish(&metrics.aggregation.function, groups, &timestamps, step_seconds);
         for stage in &metrics.second_stage {
             series = apply_second_stage(stage, series);

@@ -23,15 +23,15 @@ pub async fn ready(State(state): State<ApiState>) -> Response {
     }
 }
 
-/// `POST /api/v1/admin/flush`: writes pending span metrics into the metrics store, then the tenant's metrics, logs
-/// and traces heads into blocks and compacts (oxeye's own endpoint, for backups and benchmarks; VictoriaMetrics'
-/// equivalent is `/internal/force_flush`). Traces held by the tail sampler stay there until decided. 204 when done.
+/// `POST /api/v1/admin/flush`: writes the tenant's traces, logs and metrics heads into blocks and compacts, then
+/// writes pending span metrics into the metrics store (oxeye's own endpoint, for backups and benchmarks;
+/// VictoriaMetrics' equivalent is `/internal/force_flush`). Traces held by the tail sampler stay there until
+/// decided. 204 when done.
 pub async fn flush(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let tenant = tenant_from_headers(&headers)?;
     let traces = state.traces.clone();
     let traces_tenant = tenant.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        traces.collect_metrics(crate::write::now_ms());
         if let Some(tenant_traces) = traces.store().existing_tenant(&traces_tenant) {
             tenant_traces
                 .maintain(oxeye_traces_store::now_ns(), true)
@@ -46,8 +46,14 @@ pub async fn flush(State(state): State<ApiState>, headers: HeaderMap) -> Result<
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
     }
-    let Some(db) = state.store.existing_tenant(&tenant) else { return Ok(StatusCode::NO_CONTENT.into_response()) };
-    tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+    if let Some(db) = state.store.existing_tenant(&tenant) {
+        tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+    }
+    // Span metrics last: their samples (and exemplars, which live in the metrics head) are then readable at once.
+    let traces = state.traces.clone();
+    tokio::task::spawn_blocking(move || traces.collect_metrics(crate::write::now_ms()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

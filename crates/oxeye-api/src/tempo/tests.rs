@@ -334,3 +334,27 @@ async fn traceql_metrics_over_stored_spans() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("not a metrics query"), "{body}");
 }
+
+#[tokio::test]
+async fn span_metric_exemplars_point_at_traces() {
+    let harness = harness();
+    let start = ingest(&harness, None).await;
+    let (status, _) = harness.send(Request::post("/api/v1/admin/flush").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let from = start / 1_000_000_000 - 3600;
+    let to = now_ns() / 1_000_000_000 + 60;
+    let exemplars = harness
+        .get_json(
+            &format!("/api/v1/query_exemplars?query=traces_spanmetrics_latency_bucket&start={from}&end={to}"),
+            None,
+        )
+        .await;
+    let trace_ids: Vec<&str> = exemplars["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|series| series["exemplars"].as_array().unwrap().iter())
+        .map(|exemplar| exemplar["labels"]["traceID"].as_str().unwrap())
+        .collect();
+    assert!(trace_ids.contains(&TRACE_A), "{exemplars}");
+}

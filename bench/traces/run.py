@@ -276,7 +276,8 @@ def replay(workload: Path, manifest: dict, server: ingest.Server, concurrency: i
         raise RuntimeError(f"replay sent {len(latencies)} requests with {sent_spans[0]} spans, expected"
                            f" {manifest['requests']} with {manifest['spans']}")
     ordered = sorted(latencies)
-    return {"wall_seconds": wall, "requests": len(latencies), "spans": sent_spans[0],
+    return {"wall_seconds": wall, "requests": len(latencies), "spans": sent_spans[0], "concurrency": concurrency,
+            "slow_requests_over_1s": sum(1 for latency in latencies if latency > 1.0),
             "latency_p50_ms": percentile(ordered, 0.5), "latency_p99_ms": percentile(ordered, 0.99),
             "latency_max_ms": ordered[-1] * 1000}
 
@@ -633,7 +634,8 @@ def print_report(report: dict) -> None:
     replay_result = measured.get("replay")
     if replay_result:
         rows = [
-            ("replay wall time, s (4 connections)", _num(replay_result["wall_seconds"])),
+            (f"replay wall time, s ({replay_result.get('concurrency', '?')} connections)",
+             _num(replay_result["wall_seconds"])),
             ("wall-clock spans/s", _num(figures["wall_spans_per_s"], 0)),
             ("server CPU s: replay + flush and settle",
              f"{measured['cpu_replay_seconds']:.1f} + {measured.get('cpu_flush_seconds', 0):.1f}"),
@@ -646,6 +648,7 @@ def print_report(report: dict) -> None:
             ("request latency p50 / p99 / max ms",
              f"{replay_result['latency_p50_ms']:.1f} / {replay_result['latency_p99_ms']:.1f} /"
              f" {replay_result['latency_max_ms']:.1f}"),
+            ("requests slower than 1 s", str(replay_result.get("slow_requests_over_1s", "-"))),
             ("replay client CPU s (this script)", _num(measured["client_cpu_seconds"])),
         ]
         for name, value in rows:

@@ -16,6 +16,7 @@
 mod error;
 pub mod eval;
 pub mod parser;
+pub mod patterns;
 pub mod pipeline;
 mod units;
 
@@ -26,3 +27,4 @@ pub use eval::{
 };
 pub use parser::ast::Expr;
 pub use parser::{parse, parse_selector, parse_selector_unvalidated, parse_unvalidated};
+pub use patterns::{MinedPatterns, PatternQuery, PatternSeries, query_patterns};

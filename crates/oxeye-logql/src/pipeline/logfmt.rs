@@ -131,7 +131,7 @@ impl<'l> Decoder<'l> {
 }
 
 /// Parsed pairs in line order; with `strict`, stops at the first malformed pair and returns the error text.
-fn decode<'l>(line: &'l str, strict: bool, mut visit: impl FnMut(&'l str, &str)) -> Option<String> {
+pub(crate) fn decode<'l>(line: &'l str, strict: bool, mut visit: impl FnMut(&'l str, &str)) -> Option<String> {
     let mut decoder = Decoder { line, position: 0, error: None };
     while !decoder.at_end() {
         match decoder.next_pair() {

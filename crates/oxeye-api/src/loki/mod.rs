@@ -9,6 +9,7 @@ mod elasticsearch;
 mod index;
 mod json;
 mod params;
+mod patterns;
 mod push;
 mod query;
 mod tail;
@@ -54,6 +55,7 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/loki/api/v1/detected_field/{name}/values",
             get(detected::detected_field_values).post(detected::detected_field_values),
         )
+        .route("/loki/api/v1/patterns", get(patterns::patterns).post(patterns::patterns))
         .route("/loki/api/v1/status/buildinfo", get(build_info))
         .route("/loki/api/v1/tail", get(tail::tail))
         .route("/insert/elasticsearch/_bulk", post(elasticsearch::bulk))

@@ -396,6 +396,17 @@ mod tests {
         let tokens: Vec<String> = tokens.into_iter().map(Cow::into_owned).collect();
         assert_eq!(tokens, ["ts", "<_>", "level", "info", "msg", "user logged in", "empty", "", "bare", ""]);
         assert_eq!(Tokenizer::Logfmt.join(&tokens, &[]), r#"ts=<_> level=info msg="user logged in" empty= bare="#);
+        // Bare words are keys with empty values; `t` and `traceID` are variable too.
+        let text = EntryText::Line("<hidden> t=12:00 traceID=abc error=null".to_string());
+        let mut tokens = Vec::new();
+        assert!(Tokenizer::Logfmt.tokenize(&text, &mut tokens, &mut Vec::new()));
+        assert_eq!(tokens, ["<hidden>", "", "t", "<_>", "traceID", "<_>", "error", "null"]);
+        // An odd token count prints the last key with an empty value; a key left empty by go-logfmt's filter fails
+        // the whole pattern.
+        let owned = |tokens: &[&str]| tokens.iter().map(|t| t.to_string()).collect::<Vec<String>>();
+        assert_eq!(Tokenizer::Logfmt.join(&owned(&["a", "1", "b"]), &[]), "a=1 b=");
+        assert_eq!(Tokenizer::Logfmt.join(&owned(&["a", "x=\"y\"\n"]), &[]), r#"a="x=\"y\"\n""#);
+        assert_eq!(Tokenizer::Logfmt.join(&owned(&["a", "1", "\"=", "2"]), &[]), "");
         // A malformed line is skipped.
         let bad = EntryText::Line(r#"a=b c="unterminated"#.to_string());
         assert!(!Tokenizer::Logfmt.tokenize(&bad, &mut Vec::new(), &mut Vec::new()));
@@ -409,6 +420,9 @@ mod tests {
         f(r#"{"log":"x \"q\"","msg":"y"}"#, Some(r#"x \"q\""#));
         f(r#"{"nested":{"msg":"no"}}"#, None);
         f(r#"{"level":"info"}"#, None);
+        // A message that is an object is not one; a malformation after the message does not matter.
+        f(r#"{"msg":{"text":"x"},"type":"y"}"#, None);
+        f(r#"{"msg":"kept","broken":nope"}"#, Some("kept"));
         let text = EntryText::Line(r#"{"level":"info","msg":"user 42 logged in"}"#.to_string());
         let (mut tokens, mut spaces) = (Vec::new(), Vec::new());
         assert!(Tokenizer::Json.tokenize(&text, &mut tokens, &mut spaces));

@@ -5,11 +5,14 @@
 //!
 //! - [`varint`]: LEB128 unsigned varints and zigzag signed varints.
 //! - [`bits`]: a bit-level writer and reader.
+//! - [`bloom`]: split-block bloom filters; [`hash`]: the fixed seeded hash of their keys.
 //! - [`pco_chunk`]: pco-compressed column chunks, the encoding of sealed block chunks.
 //! - [`xor_chunk`]: Gorilla-style time series chunks (delta-of-delta timestamps, XOR'd float values), the
 //!   encoding of the metrics head and of block chunks.
 
 pub mod bits;
+pub mod bloom;
+pub mod hash;
 pub mod pco_chunk;
 pub mod varint;
 pub mod xor_chunk;

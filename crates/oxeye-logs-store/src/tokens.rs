@@ -91,46 +91,17 @@ pub(crate) const LONG_KEY_LEN: usize = 16;
 /// The bloom keys of a token or pair of `len` bytes whose first hash is `hash`: itself, plus a second independent
 /// hash for long ones (see [`LONG_KEY_LEN`]).
 pub(crate) fn bloom_keys(hash: u64, len: usize) -> impl Iterator<Item = u64> {
-    let second = (len >= LONG_KEY_LEN).then(|| fmix64(hash ^ SECOND_KEY_SALT));
+    let second = (len >= LONG_KEY_LEN).then(|| oxeye_codec::hash::fmix64(hash ^ SECOND_KEY_SALT));
     std::iter::once(hash).chain(second)
 }
 
 const SECOND_KEY_SALT: u64 = 0x5851_f42d_4c95_7f2d;
 
-const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 const SEED: u64 = 0x6f78_6579_655f_6c67;
 
-/// A fixed 64-bit hash: 8 bytes at a time through a folded 64×64→128-bit multiply, finished with MurmurHash3's
-/// `fmix64`. Part of the block format.
+/// The block format's hash of a token or key: [`oxeye_codec::hash::seeded_hash`] under this store's seed.
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut state = SEED ^ (bytes.len() as u64).wrapping_mul(MULTIPLIER);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        state = folded_multiply(state ^ word, MULTIPLIER);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        state = folded_multiply(state ^ u64::from_le_bytes(last), MULTIPLIER);
-    }
-    fmix64(state)
-}
-
-#[inline]
-fn folded_multiply(a: u64, b: u64) -> u64 {
-    let product = (a as u128) * (b as u128);
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-#[inline]
-fn fmix64(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^ (k >> 33)
+    oxeye_codec::hash::seeded_hash(SEED, bytes)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 //! the end of the file) lists streams and pages and is loaded into memory on open; columns are read through a
 //! memory map. Byte layout: `docs/formats/logs-block.md`.
 
-mod bloom;
 pub(crate) mod reader;
 mod writer;
 

@@ -8,11 +8,11 @@ use oxeye_codec::varint::{get_str, get_uvarint, get_varint};
 use oxeye_model::{Label, Labels};
 use oxeye_storage_api::{LogRow, LogScanRequest, LogScanStats, LogSink, Matcher, StreamRef};
 
-use super::bloom::TokenBloom;
 use super::{BLOCK_FOOTER_LEN, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PageMeta, StreamMeta};
 use crate::LogsError;
 use crate::head::decode_metadata;
 use crate::tokens::{bloom_keys, hash_bytes, needle_tokens, pair_hash};
+use oxeye_codec::bloom::Bloom as TokenBloom;
 
 /// An open block file.
 #[derive(Debug)]

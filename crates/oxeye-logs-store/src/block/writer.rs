@@ -9,7 +9,6 @@ use oxeye_codec::varint::{put_bytes, put_uvarint, put_varint};
 use super::PCO_LEVEL;
 use oxeye_model::Labels;
 
-use super::bloom::TokenBloomBuilder;
 use super::{
     BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PAGE_MAX_LINE_BYTES, PAGE_MAX_ROWS, PageMeta,
     StreamMeta, ZSTD_LEVEL,
@@ -17,6 +16,7 @@ use super::{
 use crate::LogsError;
 use crate::head::stream_id;
 use crate::tokens::{bloom_keys, for_each_token, hash_bytes, pair_hash};
+use oxeye_codec::bloom::BloomBuilder as TokenBloomBuilder;
 
 /// Columns of the page being filled.
 #[derive(Default)]

@@ -8,7 +8,6 @@
 //! column directory, and a summary of the block for tag and service listings; it is loaded into memory on open
 //! and columns are read through a memory map. Byte layout: `docs/formats/traces-block.md`.
 
-mod bloom;
 mod page_reader;
 mod page_writer;
 pub(crate) mod reader;

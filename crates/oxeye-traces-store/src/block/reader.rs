@@ -8,12 +8,12 @@ use oxeye_codec::varint::get_uvarint;
 use oxeye_model::{Span, TraceId};
 use oxeye_storage_api::TraceFilterHints;
 
-use super::bloom::TermBloom;
 use super::page_reader::PageScratch;
 use super::{BLOCK_FOOTER_LEN, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, Codec, ColumnRef, PageMeta, col};
 use crate::TracesError;
 use crate::summary::UnitSummary;
 use crate::terms::{UnitFacts, unit_may_match};
+use oxeye_codec::bloom::Bloom as TermBloom;
 
 /// An open block file.
 #[derive(Debug)]

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use oxeye_codec::varint::put_uvarint;
 use oxeye_model::{Span, TraceId};
 
-use super::bloom::TermBloomBuilder;
 use super::page_writer::{PageBuilder, RawColumn};
 use super::{
     BLOCK_FOOTER_LEN, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, Codec, ColumnRef, PAGE_MAX_SPANS,
@@ -15,6 +14,7 @@ use super::{
 };
 use crate::TracesError;
 use crate::summary::UnitSummary;
+use oxeye_codec::bloom::BloomBuilder as TermBloomBuilder;
 
 /// Byte columns shorter than this are stored raw: a zstd frame's header and checksum would outweigh any gain.
 const MIN_COMPRESSED_COLUMN: usize = 64;

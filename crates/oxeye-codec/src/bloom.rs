@@ -1,4 +1,4 @@
-//! The token bloom filter of a block page: a split-block bloom filter (as in Parquet and Impala).
+//! A split-block bloom filter (as in Parquet and Impala), the page filter of the logs and trace blocks.
 //!
 //! The filter is an array of 256-bit blocks, each eight 32-bit words. A key's hash picks one block with its
 //! upper 32 bits and sets one bit in each of the eight words with its lower 32 bits, so a probe touches one cache
@@ -12,18 +12,18 @@ const BITS_PER_KEY: usize = 8;
 
 /// A filter being built.
 #[derive(Debug)]
-pub(crate) struct TokenBloomBuilder {
+pub struct BloomBuilder {
     words: Vec<[u32; 8]>,
 }
 
-impl TokenBloomBuilder {
+impl BloomBuilder {
     /// A filter for about `distinct_keys` keys.
-    pub(crate) fn with_keys(distinct_keys: usize) -> Self {
+    pub fn with_keys(distinct_keys: usize) -> Self {
         let blocks = (distinct_keys * BITS_PER_KEY).div_ceil(256).max(1);
         Self { words: vec![[0u32; 8]; blocks] }
     }
 
-    pub(crate) fn insert(&mut self, hash: u64) {
+    pub fn insert(&mut self, hash: u64) {
         let block = block_index(hash, self.words.len());
         let masks = masks(hash as u32);
         for (word, mask) in self.words[block].iter_mut().zip(masks) {
@@ -31,7 +31,7 @@ impl TokenBloomBuilder {
         }
     }
 
-    pub(crate) fn encode(&self, dst: &mut Vec<u8>) {
+    pub fn encode(&self, dst: &mut Vec<u8>) {
         for block in &self.words {
             for word in block {
                 dst.extend_from_slice(&word.to_le_bytes());
@@ -42,18 +42,18 @@ impl TokenBloomBuilder {
 
 /// An encoded filter, read in place.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct TokenBloom<'a> {
+pub struct Bloom<'a> {
     bytes: &'a [u8],
 }
 
-impl<'a> TokenBloom<'a> {
+impl<'a> Bloom<'a> {
     /// `None` if the length is not a whole number of blocks.
-    pub(crate) fn new(bytes: &'a [u8]) -> Option<Self> {
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
         (!bytes.is_empty() && bytes.len().is_multiple_of(32)).then_some(Self { bytes })
     }
 
     /// False only if the key was certainly never inserted.
-    pub(crate) fn may_contain(&self, hash: u64) -> bool {
+    pub fn may_contain(&self, hash: u64) -> bool {
         let block = block_index(hash, self.bytes.len() / 32);
         let words = &self.bytes[block * 32..block * 32 + 32];
         masks(hash as u32).iter().enumerate().all(|(index, mask)| {
@@ -85,17 +85,21 @@ fn masks(key: u32) -> [u32; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::hash_bytes;
+    use crate::hash::seeded_hash;
+
+    fn hash_bytes(bytes: &[u8]) -> u64 {
+        seeded_hash(0x1234, bytes)
+    }
 
     #[test]
     fn inserted_keys_are_found_and_absent_keys_mostly_not() {
-        let mut builder = TokenBloomBuilder::with_keys(10_000);
+        let mut builder = BloomBuilder::with_keys(10_000);
         for i in 0..10_000 {
             builder.insert(hash_bytes(format!("token{i}").as_bytes()));
         }
         let mut encoded = Vec::new();
         builder.encode(&mut encoded);
-        let bloom = TokenBloom::new(&encoded).expect("whole blocks");
+        let bloom = Bloom::new(&encoded).expect("whole blocks");
         assert!((0..10_000).all(|i| bloom.may_contain(hash_bytes(format!("token{i}").as_bytes()))));
         let false_positives =
             (0..100_000).filter(|i| bloom.may_contain(hash_bytes(format!("absent{i}").as_bytes()))).count();
@@ -104,7 +108,7 @@ mod tests {
 
     #[test]
     fn malformed_lengths_are_refused() {
-        assert!(TokenBloom::new(&[]).is_none());
-        assert!(TokenBloom::new(&[0; 33]).is_none());
+        assert!(Bloom::new(&[]).is_none());
+        assert!(Bloom::new(&[0; 33]).is_none());
     }
 }

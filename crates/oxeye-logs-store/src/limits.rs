@@ -185,32 +185,8 @@ pub(crate) fn go_time(timestamp_ns: i64) -> String {
     out
 }
 
-/// A token bucket on bytes.
-#[derive(Debug)]
-pub(crate) struct RateLimiter {
-    tokens: f64,
-    last_ns: i64,
-}
-
-impl RateLimiter {
-    pub(crate) fn new(burst: f64) -> Self {
-        Self { tokens: burst, last_ns: i64::MIN }
-    }
-
-    /// Takes `bytes` if available at `now_ns`; a request larger than the burst can never pass, as in Loki.
-    pub(crate) fn try_take(&mut self, bytes: f64, rate: f64, burst: f64, now_ns: i64) -> bool {
-        if self.last_ns != i64::MIN && now_ns > self.last_ns {
-            self.tokens = (self.tokens + rate * (now_ns - self.last_ns) as f64 / 1e9).min(burst);
-        }
-        self.last_ns = self.last_ns.max(now_ns);
-        if bytes <= self.tokens {
-            self.tokens -= bytes;
-            true
-        } else {
-            false
-        }
-    }
-}
+/// The token bucket of the ingestion rate limit.
+pub(crate) type RateLimiter = oxeye_model::rate::TokenBucket;
 
 #[cfg(test)]
 mod tests {

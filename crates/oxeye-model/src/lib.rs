@@ -10,6 +10,7 @@ pub mod go_json;
 mod labels;
 mod logs;
 mod metrics;
+pub mod rate;
 mod rejection;
 mod tenant;
 pub mod time;

@@ -120,32 +120,8 @@ pub(crate) fn head_full(tenant: &str, bytes: u64) -> String {
     )
 }
 
-/// A token bucket on spans.
-#[derive(Debug)]
-pub(crate) struct RateLimiter {
-    tokens: f64,
-    last_ns: i64,
-}
-
-impl RateLimiter {
-    pub(crate) fn new(burst: f64) -> Self {
-        Self { tokens: burst, last_ns: i64::MIN }
-    }
-
-    /// Takes `amount` tokens if available at `now_ns`; a request larger than the burst never passes.
-    pub(crate) fn try_take(&mut self, amount: f64, rate: f64, burst: f64, now_ns: i64) -> bool {
-        if self.last_ns != i64::MIN && now_ns > self.last_ns {
-            self.tokens = (self.tokens + rate * (now_ns - self.last_ns) as f64 / 1e9).min(burst);
-        }
-        self.last_ns = self.last_ns.max(now_ns);
-        if amount <= self.tokens {
-            self.tokens -= amount;
-            true
-        } else {
-            false
-        }
-    }
-}
+/// The token bucket of the ingestion rate limit.
+pub(crate) type RateLimiter = oxeye_model::rate::TokenBucket;
 
 /// Span counts of recently active traces, so the per-trace span limit holds across head cuts.
 ///

@@ -37,9 +37,55 @@ pub(crate) const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 pub(crate) const CODE_INTERNAL: i32 = 13;
 pub(crate) const CODE_UNAVAILABLE: i32 = 14;
 
-enum Outcome {
-    Ok(ExportMetricsServiceResponse),
+/// What an OTLP export came to: the response, or a failure with its HTTP status and `google.rpc` code. Shared by
+/// the metrics, logs and traces receivers.
+pub(crate) enum ExportOutcome<R> {
+    Ok(R),
     Failed { status: StatusCode, code: i32, message: String },
+}
+
+impl<R: prost::Message + serde::Serialize> ExportOutcome<R> {
+    /// The OTLP/HTTP answer: the response in the request's encoding, or a `google.rpc.Status` in it.
+    pub(crate) fn into_http(self, is_json: bool) -> Response {
+        match self {
+            ExportOutcome::Ok(response) if is_json => {
+                (StatusCode::OK, axum::Json(response_json(&response))).into_response()
+            }
+            ExportOutcome::Ok(response) => {
+                (StatusCode::OK, [("content-type", "application/x-protobuf")], response.encode_to_vec()).into_response()
+            }
+            ExportOutcome::Failed { status, code, message } => error_response(is_json, status, code, message),
+        }
+    }
+
+    /// The gRPC answer (`RESOURCE_EXHAUSTED` and `UNAVAILABLE` tell clients to retry).
+    pub(crate) fn into_grpc(self) -> Result<tonic::Response<R>, tonic::Status> {
+        match self {
+            ExportOutcome::Ok(response) => Ok(tonic::Response::new(response)),
+            ExportOutcome::Failed { code, message, .. } => Err(match code {
+                CODE_RESOURCE_EXHAUSTED => tonic::Status::resource_exhausted(message),
+                CODE_UNAVAILABLE => tonic::Status::unavailable(message),
+                CODE_INVALID_ARGUMENT => tonic::Status::invalid_argument(message),
+                _ => tonic::Status::internal(message),
+            }),
+        }
+    }
+}
+
+type Outcome = ExportOutcome<ExportMetricsServiceResponse>;
+
+/// The start of every OTLP gRPC export: the tenant from the metadata and a reservation of the write budget (held
+/// until the returned permit is dropped).
+pub(crate) fn accept_grpc_export<T: prost::Message>(
+    state: &ApiState,
+    request: tonic::Request<T>,
+) -> Result<(TenantId, tokio::sync::OwnedSemaphorePermit, T), tonic::Status> {
+    let tenant = grpc_tenant(&request)?;
+    let request = request.into_inner();
+    let budget = state.reserve_write(request.encoded_len()).ok_or_else(|| {
+        tonic::Status::resource_exhausted("too many write bytes in flight on this server, retry later")
+    })?;
+    Ok((tenant, budget, request))
 }
 
 /// Translates and stores one request; shared by HTTP and gRPC.
@@ -174,16 +220,7 @@ pub async fn http_metrics(State(state): State<ApiState>, headers: HeaderMap, bod
             );
         }
     };
-    match export(&state, tenant, request, "otlp_http").await {
-        Outcome::Ok(response) => {
-            if is_json {
-                (StatusCode::OK, axum::Json(crate::otlp::response_json(&response))).into_response()
-            } else {
-                (StatusCode::OK, [("content-type", "application/x-protobuf")], response.encode_to_vec()).into_response()
-            }
-        }
-        Outcome::Failed { status, code, message } => respond_error(status, code, message),
-    }
+    export(&state, tenant, request, "otlp_http").await.into_http(is_json)
 }
 
 /// The gRPC `MetricsService`.
@@ -197,24 +234,13 @@ impl MetricsService for GrpcMetrics {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let tenant = grpc_tenant(&request)?;
         let started = std::time::Instant::now();
-        let request = request.into_inner();
-        let _budget = self.state.reserve_write(request.encoded_len()).ok_or_else(|| {
-            tonic::Status::resource_exhausted("too many write bytes in flight on this server, retry later")
-        })?;
+        let (tenant, _budget, request) = accept_grpc_export(&self.state, request)?;
         let outcome = export(&self.state, tenant, request, "otlp_grpc").await;
         self.state
             .metrics
             .observe_request("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", started.elapsed());
-        match outcome {
-            Outcome::Ok(response) => Ok(tonic::Response::new(response)),
-            Outcome::Failed { code, message, .. } => Err(match code {
-                CODE_RESOURCE_EXHAUSTED => tonic::Status::resource_exhausted(message),
-                CODE_UNAVAILABLE => tonic::Status::unavailable(message),
-                _ => tonic::Status::internal(message),
-            }),
-        }
+        outcome.into_grpc()
     }
 }
 

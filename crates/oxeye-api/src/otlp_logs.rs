@@ -7,23 +7,19 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use oxeye_ingest::DecodedLogs;
 use oxeye_model::TenantId;
-use prost::Message;
 
 use crate::ApiState;
 use crate::loki::store_logs;
 use crate::otlp::{CODE_INTERNAL, CODE_INVALID_ARGUMENT, CODE_RESOURCE_EXHAUSTED, accept_http_export, error_response};
 
-enum Outcome {
-    Ok(ExportLogsServiceResponse),
-    Failed { status: StatusCode, code: i32, message: String },
-}
+type Outcome = crate::otlp::ExportOutcome<ExportLogsServiceResponse>;
 
 async fn export(state: &ApiState, tenant: TenantId, decoded: DecodedLogs, protocol: &'static str) -> Outcome {
     let decoder_partial = oxeye_ingest::otlp_logs::partial_success(&decoded);
@@ -78,16 +74,7 @@ pub async fn http_logs(State(state): State<ApiState>, headers: HeaderMap, body: 
             return error_response(is_json, StatusCode::INTERNAL_SERVER_ERROR, CODE_INTERNAL, message);
         }
     };
-    match export(&state, tenant, decoded, "otlp_http").await {
-        Outcome::Ok(response) => {
-            if is_json {
-                (StatusCode::OK, axum::Json(crate::otlp::response_json(&response))).into_response()
-            } else {
-                (StatusCode::OK, [("content-type", "application/x-protobuf")], response.encode_to_vec()).into_response()
-            }
-        }
-        Outcome::Failed { status, code, message } => error_response(is_json, status, code, message),
-    }
+    export(&state, tenant, decoded, "otlp_http").await.into_http(is_json)
 }
 
 pub(crate) struct GrpcLogs {
@@ -100,12 +87,8 @@ impl LogsService for GrpcLogs {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        let tenant = crate::otlp::grpc_tenant(&request)?;
         let started = std::time::Instant::now();
-        let request = request.into_inner();
-        let _budget = self.state.reserve_write(request.encoded_len()).ok_or_else(|| {
-            tonic::Status::resource_exhausted("too many write bytes in flight on this server, retry later")
-        })?;
+        let (tenant, _budget, request) = crate::otlp::accept_grpc_export(&self.state, request)?;
         let now_ns = oxeye_logs_store::now_ns();
         let decoded = tokio::task::spawn_blocking(move || oxeye_ingest::otlp_logs::translate(request, now_ns))
             .await
@@ -114,13 +97,7 @@ impl LogsService for GrpcLogs {
         self.state
             .metrics
             .observe_request("/opentelemetry.proto.collector.logs.v1.LogsService/Export", started.elapsed());
-        match outcome {
-            Outcome::Ok(response) => Ok(tonic::Response::new(response)),
-            Outcome::Failed { code, message, .. } => Err(match code {
-                CODE_RESOURCE_EXHAUSTED => tonic::Status::resource_exhausted(message),
-                _ => tonic::Status::internal(message),
-            }),
-        }
+        outcome.into_grpc()
     }
 }
 

@@ -16,15 +16,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use oxeye_ingest::otlp_traces::DecodedSpans;
 use oxeye_model::TenantId;
-use prost::Message;
 
 use crate::ApiState;
 use crate::otlp::{CODE_INTERNAL, CODE_INVALID_ARGUMENT, CODE_RESOURCE_EXHAUSTED, accept_http_export, error_response};
 
-enum Outcome {
-    Ok(ExportTraceServiceResponse),
-    Failed { status: StatusCode, code: i32, message: String },
-}
+type Outcome = crate::otlp::ExportOutcome<ExportTraceServiceResponse>;
 
 /// Hands decoded spans to the pipeline; shared by every receiver.
 async fn export(state: &ApiState, tenant: TenantId, decoded: DecodedSpans, protocol: &'static str) -> Outcome {
@@ -107,16 +103,7 @@ pub async fn http_traces(State(state): State<ApiState>, headers: HeaderMap, body
             return error_response(is_json, StatusCode::INTERNAL_SERVER_ERROR, CODE_INTERNAL, message);
         }
     };
-    match export(&state, tenant, decoded, "otlp_http").await {
-        Outcome::Ok(response) => {
-            if is_json {
-                (StatusCode::OK, axum::Json(crate::otlp::response_json(&response))).into_response()
-            } else {
-                (StatusCode::OK, [("content-type", "application/x-protobuf")], response.encode_to_vec()).into_response()
-            }
-        }
-        Outcome::Failed { status, code, message } => error_response(is_json, status, code, message),
-    }
+    export(&state, tenant, decoded, "otlp_http").await.into_http(is_json)
 }
 
 /// `POST /api/v2/spans` (Zipkin v2 JSON).
@@ -170,12 +157,8 @@ impl TraceService for GrpcTraces {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let tenant = crate::otlp::grpc_tenant(&request)?;
         let started = std::time::Instant::now();
-        let request = request.into_inner();
-        let _budget = self.state.reserve_write(request.encoded_len()).ok_or_else(|| {
-            tonic::Status::resource_exhausted("too many write bytes in flight on this server, retry later")
-        })?;
+        let (tenant, _budget, request) = crate::otlp::accept_grpc_export(&self.state, request)?;
         let decoded = tokio::task::spawn_blocking(move || oxeye_ingest::otlp_traces::translate(request))
             .await
             .map_err(|e| tonic::Status::internal(format!("decode task failed: {e}")))?;
@@ -183,13 +166,7 @@ impl TraceService for GrpcTraces {
         self.state
             .metrics
             .observe_request("/opentelemetry.proto.collector.trace.v1.TraceService/Export", started.elapsed());
-        match outcome {
-            Outcome::Ok(response) => Ok(tonic::Response::new(response)),
-            Outcome::Failed { code, message, .. } => Err(match code {
-                CODE_RESOURCE_EXHAUSTED => tonic::Status::resource_exhausted(message),
-                _ => tonic::Status::internal(message),
-            }),
-        }
+        outcome.into_grpc()
     }
 }
 

@@ -6,6 +6,7 @@ use oxeye_model::{Labels, MetricMetadata, Sample};
 use oxeye_storage_api::{MetricsReader, ReadError, SelectRequest, SeriesExemplars, SeriesSamples};
 
 use crate::TenantDb;
+use crate::block::BlockDecodeScratch;
 use crate::head::{Head, MemSeries, dedup_by_timestamp};
 use crate::postings::{PostingsIndex, select_postings};
 
@@ -70,64 +71,80 @@ impl TenantDb {
         }
         let entries: Vec<(Labels, Vec<Source>)> = merged.into_iter().collect();
         let head_ref: &Head = &head;
-        let decode = |sources: &[Source]| -> Result<Vec<Sample>, ReadError> {
-            let hint: usize = sources
-                .iter()
-                .map(|source| match *source {
-                    Source::Block(index, id) => blocks[index].sample_count_hint(id, start, end),
-                    Source::Head(id) => head_ref.series(id).map_or(0, |s| s.sample_count_hint(start, end)),
-                })
-                .sum();
-            let mut samples = Vec::with_capacity(hint);
-            for source in sources {
-                match *source {
-                    Source::Block(index, id) => blocks[index].samples_in(id, start, end, &mut samples)?,
-                    Source::Head(id) => {
-                        if let Some(series) = head_ref.series(id) {
-                            series.samples_in(start, end, &mut samples);
+        // Each series' sample count bound, read once from the chunk headers: it sizes the series' vector and
+        // decides whether decoding is worth spreading over threads.
+        let hints: Vec<usize> = entries
+            .iter()
+            .map(|(_, sources)| {
+                sources
+                    .iter()
+                    .map(|source| match *source {
+                        Source::Block(index, id) => blocks[index].sample_count_hint(id, start, end),
+                        Source::Head(id) => head_ref.series(id).map_or(0, |s| s.sample_count_hint(start, end)),
+                    })
+                    .sum()
+            })
+            .collect();
+        let decode =
+            |sources: &[Source], hint: usize, scratch: &mut BlockDecodeScratch| -> Result<Vec<Sample>, ReadError> {
+                let mut samples = Vec::with_capacity(hint);
+                for source in sources {
+                    match *source {
+                        Source::Block(index, id) => {
+                            blocks[index].samples_in_with_scratch(id, start, end, &mut samples, scratch)?
+                        }
+                        Source::Head(id) => {
+                            if let Some(series) = head_ref.series(id) {
+                                series.samples_in(start, end, &mut samples);
+                            }
                         }
                     }
                 }
-            }
-            if sources.len() > 1 && samples.windows(2).any(|w| w[0].timestamp_ms >= w[1].timestamp_ms) {
-                samples.sort_by_key(|s| s.timestamp_ms);
-                dedup_by_timestamp(&mut samples, 0);
-            }
-            Ok(samples)
-        };
+                if sources.len() > 1 && samples.windows(2).any(|w| w[0].timestamp_ms >= w[1].timestamp_ms) {
+                    samples.sort_by_key(|s| s.timestamp_ms);
+                    dedup_by_timestamp(&mut samples, 0);
+                }
+                Ok(samples)
+            };
+        let decode_part =
+            |part: &[(Labels, Vec<Source>)], part_hints: &[usize]| -> Result<Vec<Vec<Sample>>, ReadError> {
+                let mut scratch = BlockDecodeScratch::default();
+                part.iter().zip(part_hints).map(|((_, sources), hint)| decode(sources, *hint, &mut scratch)).collect()
+            };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len().max(1));
-        let work: usize = if threads > 1 && entries.len() >= PARALLEL_DECODE_MIN_SERIES {
-            entries
-                .iter()
-                .flat_map(|(_, sources)| sources.iter())
-                .map(|source| match *source {
-                    Source::Block(index, id) => blocks[index].sample_count_hint(id, start, end),
-                    Source::Head(id) => head_ref.series(id).map_or(0, |s| s.sample_count_hint(start, end)),
-                })
-                .sum()
-        } else {
-            0
-        };
-        let decoded: Vec<Vec<Sample>> = if work >= PARALLEL_DECODE_MIN_SAMPLES {
-            let chunk = entries.len().div_ceil(threads);
-            let parts: Vec<Result<Vec<Vec<Sample>>, ReadError>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = entries
-                    .chunks(chunk)
-                    .map(|part| {
-                        let decode = &decode;
-                        scope.spawn(move || part.iter().map(|(_, sources)| decode(sources)).collect())
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().expect("series decoding thread panicked")).collect()
-            });
-            let mut all = Vec::with_capacity(entries.len());
-            for part in parts {
-                all.extend(part?);
-            }
-            all
-        } else {
-            entries.iter().map(|(_, sources)| decode(sources)).collect::<Result<_, _>>()?
-        };
+        let work: usize = hints.iter().sum();
+        let decoded: Vec<Vec<Sample>> =
+            if threads > 1 && entries.len() >= PARALLEL_DECODE_MIN_SERIES && work >= PARALLEL_DECODE_MIN_SAMPLES {
+                // Split by samples rather than by series so that each thread gets about the same decoding work.
+                let per_thread = work.div_ceil(threads);
+                let mut bounds = vec![0usize];
+                let mut acc = 0usize;
+                for (i, hint) in hints.iter().enumerate() {
+                    acc += hint;
+                    if acc >= per_thread * bounds.len() && bounds.len() < threads && i + 1 < entries.len() {
+                        bounds.push(i + 1);
+                    }
+                }
+                bounds.push(entries.len());
+                let parts: Vec<Result<Vec<Vec<Sample>>, ReadError>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = bounds
+                        .windows(2)
+                        .map(|w| {
+                            let (part, part_hints) = (&entries[w[0]..w[1]], &hints[w[0]..w[1]]);
+                            let decode_part = &decode_part;
+                            scope.spawn(move || decode_part(part, part_hints))
+                        })
+                        .collect();
+                    handles.into_iter().map(|h| h.join().expect("series decoding thread panicked")).collect()
+                });
+                let mut all = Vec::with_capacity(entries.len());
+                for part in parts {
+                    all.extend(part?);
+                }
+                all
+            } else {
+                decode_part(&entries, &hints)?
+            };
         drop(head);
         Ok(entries
             .into_iter()

@@ -336,6 +336,9 @@ impl RangeJob<'_> {
         let mut annos = Annotations::default();
         let mut scalars = vec![0.0; self.scalar_args.len()];
         let counter_fn = matches!(self.name, "rate" | "increase");
+        let is_rate = self.name == "rate";
+        // Reused across series: resets_before[i] = number of counter drops among samples 0..=i.
+        let mut resets_before: Vec<u32> = Vec::new();
         for (series_no, s) in series.iter().enumerate() {
             if series_no % 64 == 0 {
                 crate::engine::check_limits(self.deadline, self.cancel)?;
@@ -351,19 +354,19 @@ impl RangeJob<'_> {
                 _ => Vec::with_capacity(self.step_times.len().min(64)),
             };
             let (mut lo, mut hi) = (0usize, 0usize);
-            // For counter functions: resets_before[i] = number of drops among samples 0..=i, so a window can tell in
-            // O(1) whether it needs Prometheus's (sequential) reset correction at all.
-            let resets_before: Vec<u32> = if counter_fn {
+            // For counter functions the prefix count of drops lets a window tell in O(1) whether it needs
+            // Prometheus's (sequential) reset correction at all.
+            if counter_fn {
+                resets_before.clear();
+                resets_before.reserve(pts.len());
                 let mut acc = 0u32;
-                std::iter::once(0)
-                    .chain(pts.windows(2).map(|w| {
-                        acc += u32::from(w[1].1 < w[0].1);
-                        acc
-                    }))
-                    .collect()
-            } else {
-                Vec::new()
-            };
+                let mut previous = pts.first().map_or(0.0, |p| p.1);
+                for point in pts {
+                    acc += u32::from(point.1 < previous);
+                    previous = point.1;
+                    resets_before.push(acc);
+                }
+            }
             for (step, &ts) in self.step_times.iter().enumerate() {
                 let range_end = input.at.unwrap_or(ts) - input.offset_ms;
                 let range_start = range_end - input.range_ms;
@@ -388,7 +391,13 @@ impl RangeJob<'_> {
                 let has_reset = counter_fn.then(|| resets_before[hi - 1] != resets_before[lo]);
                 let w =
                     Window { points: &pts[lo..hi], has_reset, ts, range_start, range_end, range_ms: input.range_ms };
-                if let Some(v) = range_fn(self.name, &w, &scalars, &s.labels, &mut annos)? {
+                let value = if counter_fn {
+                    // The hot case of dashboards, called directly rather than through the by-name dispatch.
+                    extrapolated_rate(&w, true, is_rate)
+                } else {
+                    range_fn(self.name, &w, &scalars, &s.labels, &mut annos)?
+                };
+                if let Some(v) = value {
                     points.push((ts, v));
                 }
             }

@@ -8,7 +8,7 @@ mod reader;
 mod writer;
 
 pub(crate) use meta::{CompactionInfo, new_block_id};
-pub(crate) use reader::Block;
+pub(crate) use reader::{Block, BlockDecodeScratch};
 pub(crate) use writer::BlockWriter;
 #[cfg(test)]
 pub(crate) use writer::write_block;

@@ -25,6 +25,13 @@ struct BlockSeries {
     chunks: Vec<BlockChunkRef>,
 }
 
+/// Column buffers reused across the pco chunks one reader decodes.
+#[derive(Default)]
+pub(crate) struct BlockDecodeScratch {
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+}
+
 /// An open, immutable block.
 pub(crate) struct Block {
     pub meta: BlockMeta,
@@ -182,6 +189,19 @@ impl Block {
 
     /// Appends the samples of series `id` in `[start, end]` to `out`, sorted. Corrupt chunks are an error.
     pub fn samples_in(&self, id: u32, start: i64, end: i64, out: &mut Vec<Sample>) -> Result<(), StoreError> {
+        self.samples_in_with_scratch(id, start, end, out, &mut BlockDecodeScratch::default())
+    }
+
+    /// [`Block::samples_in`] decoding pco chunks through `scratch`, so that a reader decoding many series reuses
+    /// one pair of column buffers instead of allocating two per chunk.
+    pub fn samples_in_with_scratch(
+        &self,
+        id: u32,
+        start: i64,
+        end: i64,
+        out: &mut Vec<Sample>,
+        scratch: &mut BlockDecodeScratch,
+    ) -> Result<(), StoreError> {
         for chunk in &self.series[id as usize].chunks {
             if chunk.max_t < start || chunk.min_t > end {
                 continue;
@@ -210,11 +230,14 @@ impl Block {
                     }
                 }
                 ENCODING_PCO => {
-                    let (mut timestamps, mut values) = (Vec::new(), Vec::new());
-                    oxeye_codec::pco_chunk::decode(encoded, &mut timestamps, &mut values).map_err(corrupt)?;
-                    out.reserve(timestamps.len());
-                    let in_range = timestamps.iter().zip(&values).filter(|(t, _)| **t >= start && **t <= end);
-                    out.extend(in_range.map(|(t, v)| Sample::new(*t, *v)));
+                    let BlockDecodeScratch { timestamps, values } = scratch;
+                    timestamps.clear();
+                    values.clear();
+                    oxeye_codec::pco_chunk::decode(encoded, timestamps, values).map_err(corrupt)?;
+                    // Timestamps are sorted: the samples in range are one contiguous run.
+                    let from = timestamps.partition_point(|t| *t < start);
+                    let to = timestamps.partition_point(|t| *t <= end);
+                    out.extend(timestamps[from..to].iter().zip(&values[from..to]).map(|(t, v)| Sample::new(*t, *v)));
                 }
                 other => return Err(StoreError::corrupt(&self.dir, format!("unknown chunk encoding {other}"))),
             }

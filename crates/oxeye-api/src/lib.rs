@@ -32,7 +32,7 @@ mod write;
 pub use error::ApiError;
 pub use otlp::grpc_routes;
 pub use self_metrics::SelfMetrics;
-pub use state::{ApiConfig, ApiState, BuildInfo, QueryConfig};
+pub use state::{ApiConfig, ApiState, BuildInfo, QueryConfig, TraceqlConfig};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

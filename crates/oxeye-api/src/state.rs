@@ -32,6 +32,21 @@ pub struct ApiConfig {
     pub build_info: BuildInfo,
     /// LogQL limits.
     pub logql: LogqlConfig,
+    /// TraceQL limits.
+    pub traceql: TraceqlConfig,
+}
+
+/// Limits of the Tempo search and TraceQL metrics endpoints.
+#[derive(Clone, Debug)]
+pub struct TraceqlConfig {
+    /// Longest a search or metrics query may scan before it is answered 504 (Tempo's frontend default is 30 s).
+    pub timeout: std::time::Duration,
+}
+
+impl Default for TraceqlConfig {
+    fn default() -> Self {
+        Self { timeout: std::time::Duration::from_secs(30) }
+    }
 }
 
 /// Limits of the Loki query endpoints.
@@ -59,6 +74,7 @@ impl Default for ApiConfig {
             query: QueryConfig::default(),
             build_info: BuildInfo::default(),
             logql: LogqlConfig::default(),
+            traceql: TraceqlConfig::default(),
         }
     }
 }

@@ -126,6 +126,8 @@ pub struct TracesFileConfig {
     pub head_max_bytes: Option<u64>,
     /// Longest a span waits in memory before a block is cut [default: 30m].
     pub head_max_age: Option<String>,
+    /// Longest a Tempo search or TraceQL metrics query may run before it is answered 504 [default: 30s].
+    pub query_timeout: Option<String>,
     /// Span metrics and service graphs (Tempo's metrics-generator).
     #[serde(default)]
     pub span_metrics: SpanMetricsFileConfig,
@@ -557,6 +559,10 @@ impl ServeConfig {
             tenant_sampling.insert(tenant.clone(), resolved);
         }
         let trace_pipeline = oxeye_trace_pipeline::PipelineConfig { generator, sampling, tenant_sampling };
+        if let Some(text) = &traces.query_timeout {
+            api.traceql.timeout =
+                parse_duration(text).map_err(anyhow::Error::msg).context("traces.query_timeout")?;
+        }
         Ok(Self {
             trace_limits,
             trace_tenant_limits,

@@ -140,13 +140,20 @@ async fn evaluate(
     request: RangeRequest,
 ) -> Result<Vec<oxeye_traceql::MetricSeries>, ApiError> {
     let Some(reader) = super::reader(state, headers)? else { return Ok(Vec::new()) };
+    let timeout = state.config.traceql.timeout;
+    let deadline = std::time::Instant::now() + timeout;
     blocking(move || {
         let scan =
             TraceScanRequest { start_ns: request.start_ns, end_ns: request.end_ns, hints: request.query.hints() };
         let mut fragments: Vec<Trace> = Vec::new();
         let mut truncated = false;
+        let mut expired = false;
         reader
             .scan(&scan, &mut |fragment: Trace| {
+                if std::time::Instant::now() > deadline {
+                    expired = true;
+                    return ControlFlow::Break(());
+                }
                 fragments.push(fragment);
                 if fragments.len() >= MAX_FRAGMENTS {
                     truncated = true;
@@ -155,6 +162,9 @@ async fn evaluate(
                 ControlFlow::Continue(())
             })
             .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if expired {
+            return Err(super::timed_out(timeout));
+        }
         if truncated {
             return Err(bad_request(format!(
                 "query reads more than {MAX_FRAGMENTS} traces; narrow the time range or the spanset filter"

@@ -48,6 +48,14 @@ pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::PlainText(StatusCode::BAD_REQUEST, message.into())
 }
 
+/// A 504 for a search or metrics query that ran past `timeout`.
+pub(crate) fn timed_out(timeout: std::time::Duration) -> ApiError {
+    ApiError::PlainText(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!("the query ran longer than the timeout of {timeout:?}; narrow the time range or the spanset filter"),
+    )
+}
+
 /// The tenant's trace reader; `None` when the tenant has never stored a span.
 pub(crate) fn reader(state: &ApiState, headers: &HeaderMap) -> Result<Option<TenantTracesReader>, ApiError> {
     let tenant = crate::tenant::tenant_from_headers(headers).map_err(|error| bad_request(error.to_string()))?;

@@ -140,10 +140,17 @@ pub(super) async fn search(
             axum::Json(json!({ "traces": [], "metrics": metrics_json(&TraceScanStats::default()) })).into_response()
         );
     };
+    let timeout = state.config.traceql.timeout;
+    let deadline = std::time::Instant::now() + timeout;
     let (found, stats) = blocking(move || {
         let request = TraceScanRequest { start_ns, end_ns, hints: query.hints() };
         let mut found: HashMap<TraceId, Found> = HashMap::new();
+        let mut expired = false;
         let mut sink = |fragment: Trace| {
+            if std::time::Instant::now() > deadline {
+                expired = true;
+                return ControlFlow::Break(());
+            }
             let duration = fragment.duration_ns();
             if min_duration.is_some_and(|min| duration < min) || max_duration.is_some_and(|max| duration > max) {
                 return ControlFlow::Continue(());
@@ -196,6 +203,9 @@ pub(super) async fn search(
             if found.len() >= limit { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         };
         let stats = reader.scan(&request, &mut sink).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if expired {
+            return Err(super::timed_out(timeout));
+        }
         Ok((found, stats))
     })
     .await?;

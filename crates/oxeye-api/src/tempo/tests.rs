@@ -358,3 +358,17 @@ async fn span_metric_exemplars_point_at_traces() {
         .collect();
     assert!(trace_ids.contains(&TRACE_A), "{exemplars}");
 }
+
+#[tokio::test]
+async fn searches_past_the_timeout_are_answered_504() {
+    let mut config = crate::ApiConfig::default();
+    config.traceql.timeout = std::time::Duration::ZERO;
+    let harness = crate::tests::harness_with_config(|_| {}, config);
+    ingest(&harness, None).await;
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let (status, body) = harness.get("/api/search?q={ }", None).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert!(body.contains("timeout"), "{body}");
+    let (status, _) = harness.get("/api/metrics/query_range?q={ } %7C rate()", None).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+}

@@ -30,6 +30,7 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/jaeger/api/operations", get(operations))
         .route("/jaeger/api/traces", get(find_traces))
         .route("/jaeger/api/traces/{id}", get(trace_by_id))
+        .route("/jaeger/api/dependencies", get(dependencies))
 }
 
 fn envelope(data: Value, total: usize) -> Response {
@@ -246,6 +247,59 @@ async fn trace_by_id(State(state): State<ApiState>, headers: HeaderMap, Path(id)
         Some(trace) => Ok(envelope(json!([trace_json(&trace)]), 1)),
         None => Err(error(StatusCode::NOT_FOUND, "trace not found")),
     }
+}
+
+/// `GET /jaeger/api/dependencies?endTs=<ms>&lookback=<ms>`: service-to-service call counts (the Jaeger UI's
+/// system architecture view), read from the service-graph counters the span-metrics generator writes
+/// (`traces_service_graph_request_total{client, server}`): the exact increase of each counter over the window from
+/// its raw samples (a counter reset counts from zero), summed per client/server pair.
+async fn dependencies(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> JaegerResult {
+    let millis = |name: &str, default: i64| -> Result<i64, JaegerError> {
+        match params.get(name).filter(|s| !s.is_empty()) {
+            None => Ok(default),
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|value| *value > 0)
+                .ok_or_else(|| error(StatusCode::BAD_REQUEST, format!("malformed '{name}': {text:?}"))),
+        }
+    };
+    let end_ms = millis("endTs", crate::write::now_ms())?;
+    let lookback_ms = millis("lookback", 86_400_000)?;
+    let tenant =
+        crate::tenant::tenant_from_headers(&headers).map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let Some(db) = state.store.existing_tenant(&tenant) else { return Ok(envelope(json!([]), 0)) };
+    let series = blocking(move || {
+        let matchers = vec![oxeye_storage_api::Matcher::equal("__name__", "traces_service_graph_request_total")];
+        let request = oxeye_storage_api::SelectRequest::new(matchers, end_ms.saturating_sub(lookback_ms), end_ms);
+        oxeye_storage_api::MetricsReader::select_series(db.as_ref(), &request)
+            .map_err(|e| crate::ApiError::Internal(e.to_string()))
+    })
+    .await
+    .map_err(internal)?;
+    let mut calls: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for series in series {
+        let (Some(client), Some(server)) = (series.labels.get("client"), series.labels.get("server")) else {
+            continue;
+        };
+        let increase: f64 = series
+            .samples
+            .windows(2)
+            .map(|pair| if pair[1].value >= pair[0].value { pair[1].value - pair[0].value } else { pair[1].value })
+            .sum();
+        *calls.entry((client.to_string(), server.to_string())).or_default() += increase;
+    }
+    let data: Vec<Value> = calls
+        .into_iter()
+        .filter(|(_, count)| *count >= 1.0)
+        .map(|((parent, child), count)| json!({ "parent": parent, "child": child, "callCount": count.round() as u64 }))
+        .collect();
+    let total = data.len();
+    Ok(envelope(Value::Array(data), total))
 }
 
 /// Jaeger's trace id text: 16 hex digits when the high half is zero, else 32.

@@ -250,6 +250,20 @@ async fn jaeger_api_answers_in_jaeger_shapes() {
     assert!(body.contains("parameter 'service' is required"), "{body}");
     let other = harness.get_json("/jaeger/api/services", Some("other")).await;
     assert_eq!(other["data"], json!([]));
+
+    // Dependencies come from the service-graph series, written at a flush.
+    let (status, _) = harness.send(Request::post("/api/v1/admin/flush").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let now_ms = now_ns() / 1_000_000 + 60_000;
+    let dependencies =
+        harness.get_json(&format!("/jaeger/api/dependencies?endTs={now_ms}&lookback=3600000"), None).await;
+    assert_eq!(
+        dependencies["data"],
+        json!([{"parent": "frontend", "child": "checkout", "callCount": 1}]),
+        "{dependencies}"
+    );
+    let (status, _) = harness.get("/jaeger/api/dependencies?lookback=soon", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -1,12 +1,13 @@
 //! Immutable block files: a tenant's log entries for a time span, stream by stream, in compressed columns.
 //!
 //! A block holds whole streams sorted by labels; each stream's rows, sorted by time, are split into pages of at
-//! most [`PAGE_MAX_ROWS`] rows or [`PAGE_MAX_LINE_BYTES`] of line text. A page stores four columns — timestamps
-//! and line lengths (pco), line text and structured metadata (zstd) — and a token bloom filter,
-//! so a query reads only the columns it needs of the pages whose time bounds and filter can match. The index (at
+//! most [`PAGE_MAX_ROWS`] rows or [`PAGE_MAX_LINE_BYTES`] of line text. A page stores timestamps and line lengths
+//! (pco), one zstd frame of line text followed by the structured metadata's columns (format 2; format 1, still
+//! read, compressed the metadata row by row in a frame of its own), and a token bloom filter, so a query reads only the columns it needs of the pages whose time bounds and filter can match. The index (at
 //! the end of the file) lists streams and pages and is loaded into memory on open; columns are read through a
 //! memory map. Byte layout: `docs/formats/logs-block.md`.
 
+mod metadata_columns;
 pub(crate) mod reader;
 mod writer;
 
@@ -16,7 +17,9 @@ pub(crate) use writer::BlockWriter;
 /// First bytes of a block file, and last-but-four of its footer.
 pub(crate) const BLOCK_MAGIC: [u8; 4] = *b"OXLB";
 /// The block format version written by this code.
-pub(crate) const BLOCK_FORMAT_VERSION: u8 = 1;
+pub(crate) const BLOCK_FORMAT_VERSION: u8 = 2;
+/// The oldest block format version this code reads.
+pub(crate) const BLOCK_FORMAT_OLDEST_READ: u8 = 1;
 /// Magic (4) + version (1) + reserved (3).
 pub(crate) const BLOCK_HEADER_LEN: usize = 8;
 /// index offset u64 + index length u32 + index crc32c u32 + magic (4) + version (1) + reserved (3).
@@ -51,8 +54,10 @@ pub(crate) struct PageMeta {
     pub rows: u32,
     pub timestamps: ColumnRef,
     pub line_lengths: ColumnRef,
+    /// The zstd frame; `raw_len` counts only the line text (format 2: the metadata section follows it).
     pub lines: ColumnRef,
-    /// `raw_len == 0` when no row of the page has structured metadata.
+    /// `raw_len == 0` when no row of the page has structured metadata. Format 2: the section's bytes after the
+    /// lines in the lines' frame (`offset` is the frame's, `compressed_len` 0); format 1: a frame of its own.
     pub metadata: ColumnRef,
     /// Uncompressed bloom filter (offset, length).
     pub bloom_offset: u64,

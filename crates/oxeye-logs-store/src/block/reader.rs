@@ -8,7 +8,11 @@ use oxeye_codec::varint::{get_str, get_uvarint, get_varint};
 use oxeye_model::{Label, Labels};
 use oxeye_storage_api::{LogRow, LogScanRequest, LogScanStats, LogSink, Matcher, StreamRef};
 
-use super::{BLOCK_FOOTER_LEN, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PageMeta, StreamMeta};
+use super::metadata_columns::decode_into_rows;
+use super::{
+    BLOCK_FOOTER_LEN, BLOCK_FORMAT_OLDEST_READ, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef,
+    PageMeta, StreamMeta,
+};
 use crate::LogsError;
 use crate::head::decode_metadata;
 use crate::tokens::{bloom_keys, hash_bytes, needle_tokens, pair_hash};
@@ -19,6 +23,8 @@ use oxeye_codec::bloom::Bloom as TokenBloom;
 pub(crate) struct Block {
     pub path: PathBuf,
     map: Mmap,
+    /// The block format version (1 or 2).
+    pub format_version: u8,
     pub wal_through: u64,
     pub streams: Vec<StreamMeta>,
     pub pages: Vec<PageMeta>,
@@ -48,8 +54,12 @@ impl Block {
         if map.len() < BLOCK_HEADER_LEN + BLOCK_FOOTER_LEN || map[..4] != BLOCK_MAGIC {
             return Err(corrupt("not a block file (bad magic or too short)"));
         }
-        if map[4] != BLOCK_FORMAT_VERSION {
-            return Err(corrupt(&format!("unsupported block format version {}", map[4])));
+        let format_version = map[4];
+        if !(BLOCK_FORMAT_OLDEST_READ..=BLOCK_FORMAT_VERSION).contains(&format_version) {
+            return Err(corrupt(&format!(
+                "unsupported block format version {format_version} (this build reads versions \
+                 {BLOCK_FORMAT_OLDEST_READ} to {BLOCK_FORMAT_VERSION})"
+            )));
         }
         let footer = &map[map.len() - BLOCK_FOOTER_LEN..];
         if footer[16..20] != BLOCK_MAGIC {
@@ -65,12 +75,23 @@ impl Block {
             return Err(corrupt("index checksum mismatch"));
         }
         let (wal_through, streams, pages) =
-            decode_index(index, index_offset as u64).ok_or_else(|| corrupt("malformed index"))?;
+            decode_index(index, index_offset as u64, format_version).ok_or_else(|| corrupt("malformed index"))?;
         let min_ns = streams.iter().map(|s| s.min_ns).min().unwrap_or(i64::MAX);
         let max_ns = streams.iter().map(|s| s.max_ns).max().unwrap_or(i64::MIN);
         let entries = streams.iter().map(|s| s.entries).sum();
         let raw_bytes = streams.iter().map(|s| s.raw_bytes).sum();
-        Ok(Self { path: path.to_path_buf(), map, wal_through, streams, pages, min_ns, max_ns, entries, raw_bytes })
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+            format_version,
+            wal_through,
+            streams,
+            pages,
+            min_ns,
+            max_ns,
+            entries,
+            raw_bytes,
+        })
     }
 
     /// Size of the file.
@@ -175,15 +196,41 @@ impl Block {
         self.decompress_numbers(page.timestamps, rows, &mut scratch.timestamps, stats)?;
         self.decompress_numbers(page.line_lengths, rows, &mut scratch.line_lengths, stats)?;
         let mut lines = std::mem::take(&mut scratch.lines);
-        self.decompress(page.lines, &mut lines, scratch, stats)?;
-        scratch.lines = lines;
         let mut metadata = std::mem::take(&mut scratch.metadata);
-        if page.metadata.raw_len > 0 {
-            self.decompress(page.metadata, &mut metadata, scratch, stats)?;
-        } else {
-            metadata.clear();
-        }
+        metadata.clear();
+        let result = self.load_text(page, &mut lines, &mut metadata, scratch, stats);
+        scratch.lines = lines;
         scratch.metadata = metadata;
+        result
+    }
+
+    /// Decompresses a page's lines into `lines` and its metadata, in format 1's row layout, into `metadata`
+    /// (left empty when the page has none). `scratch.line_lengths` must hold the page's line lengths.
+    fn load_text(
+        &self,
+        page: &PageMeta,
+        lines: &mut Vec<u8>,
+        metadata: &mut Vec<u8>,
+        scratch: &mut PageScratch,
+        stats: &mut LogScanStats,
+    ) -> Result<(), LogsError> {
+        if self.format_version == 1 {
+            self.decompress(page.lines, lines, scratch, stats)?;
+            if page.metadata.raw_len > 0 {
+                self.decompress(page.metadata, metadata, scratch, stats)?;
+            }
+            return Ok(());
+        }
+        let lines_len = page.lines.raw_len as usize;
+        let text_len = page.lines.raw_len.checked_add(page.metadata.raw_len);
+        let Some(text_len) = text_len else { return Err(self.corrupt("text column too long")) };
+        self.decompress(ColumnRef { raw_len: text_len, ..page.lines }, lines, scratch, stats)?;
+        if page.metadata.raw_len > 0 {
+            let (line_text, section) = lines.split_at(lines_len);
+            decode_into_rows(section, line_text, &scratch.line_lengths, metadata)
+                .map_err(|reason| self.corrupt(&format!("page at offset {}: {reason}", page.lines.offset)))?;
+        }
+        lines.truncate(lines_len);
         Ok(())
     }
 
@@ -313,7 +360,7 @@ pub(crate) fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
     matchers.iter().all(|matcher| matcher.matches(labels.get(&matcher.name).unwrap_or("")))
 }
 
-fn decode_index(index: &[u8], index_offset: u64) -> Option<(u64, Vec<StreamMeta>, Vec<PageMeta>)> {
+fn decode_index(index: &[u8], index_offset: u64, format_version: u8) -> Option<(u64, Vec<StreamMeta>, Vec<PageMeta>)> {
     let mut pos = 0;
     let wal_through = get_uvarint(index, &mut pos).ok()?;
     let stream_count = get_uvarint(index, &mut pos).ok()? as usize;
@@ -348,14 +395,20 @@ fn decode_index(index: &[u8], index_offset: u64) -> Option<(u64, Vec<StreamMeta>
         let min_ns = get_varint(index, &mut pos).ok()?;
         let max_ns = get_varint(index, &mut pos).ok()?;
         let rows = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
+        // Format 1: four columns; format 2: three, then the metadata section's length (in the lines' frame).
         let mut columns = [ColumnRef::default(); 4];
-        for column in &mut columns {
+        let stored_columns = if format_version == 1 { 4 } else { 3 };
+        for column in &mut columns[..stored_columns] {
             column.offset = get_uvarint(index, &mut pos).ok()?;
             column.compressed_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
             column.raw_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
             if column.offset.checked_add(column.compressed_len as u64)? > index_offset {
                 return None;
             }
+        }
+        if format_version != 1 {
+            let metadata_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
+            columns[3] = ColumnRef { offset: columns[2].offset, compressed_len: 0, raw_len: metadata_len };
         }
         let bloom_offset = get_uvarint(index, &mut pos).ok()?;
         let bloom_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;

@@ -131,3 +131,89 @@ fn damaged_files_are_refused_with_the_reason() {
     let error = Block::open(&path).unwrap_err().to_string();
     assert!(error.contains("footer"), "{error}");
 }
+
+#[test]
+fn format_1_blocks_are_still_read() {
+    // Written by the format 1 writer (commit 3dc0688): two streams, metadata in its own frame.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0000000000000001.olb");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/src/block/testdata/v1.olb"), &path).unwrap();
+    let block = Block::open(&path).unwrap();
+    assert_eq!((block.format_version, block.wal_through), (1, 3));
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (rows, _) = scan(&block, &request(vec![Matcher::regex("app", ".+").unwrap()], 0, i64::MAX, Default::default()));
+    let pairs = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>();
+    let want = vec![
+        (
+            r#"{app="api"}"#.to_string(),
+            1_000,
+            format!("GET /users/42 200 trace={trace}"),
+            pairs(&[("trace_id", trace), ("detected_level", "info")]),
+        ),
+        (r#"{app="api"}"#.to_string(), 2_000, "GET /items/7 500".to_string(), pairs(&[("detected_level", "error")])),
+        (r#"{app="db"}"#.to_string(), 500, "slow query ü".to_string(), vec![]),
+    ];
+    assert_eq!(rows, want);
+    let hints = LogFilterHints { metadata_equals: vec![("trace_id".into(), trace.into())], ..Default::default() };
+    let (rows, _) = scan(&block, &request(vec![Matcher::equal("app", "api")], 0, i64::MAX, hints));
+    assert_eq!(rows.len(), 2, "one page: both rows come back, the engine filters");
+}
+
+#[test]
+fn unknown_format_versions_are_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = write_sample_block(dir.path());
+    assert_eq!(block.format_version, super::BLOCK_FORMAT_VERSION);
+    let path = block.path.clone();
+    drop(block);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4] = 9;
+    std::fs::write(&path, &bytes).unwrap();
+    let error = Block::open(&path).unwrap_err().to_string();
+    assert!(error.contains("unsupported block format version 9 (this build reads versions 1 to 2)"), "{error}");
+}
+
+#[test]
+fn metadata_in_the_lines_frame_round_trips_across_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0000000000000001.olb");
+    let mut writer = BlockWriter::create(&path).unwrap();
+    writer.begin_stream(&Labels::from_pairs([("app", "api")]).unwrap()).unwrap();
+    let rows = PAGE_MAX_ROWS as i64 + 3;
+    let trace = |i: i64| format!("{:032x}", i * 7_919);
+    for i in 0..rows {
+        let line = format!(r#"{{"level":"info","trace_id":"{}","n":{i}}}"#, trace(i));
+        let span = format!("{:016x}", i);
+        let trace_id = trace(i);
+        let metadata: Vec<(&str, &str)> = match i % 3 {
+            0 => vec![("detected_level", "info"), ("trace_id", &trace_id), ("span_id", &span)],
+            1 => vec![("detected_level", "debug")],
+            _ => vec![],
+        };
+        writer.push_row(i, &line, &metadata).unwrap();
+    }
+    let block = Block::open(&writer.finish(0).unwrap()).unwrap();
+    let page_count = block.pages.len() as u64;
+    assert!(page_count >= 2);
+    let (got, _) = scan(&block, &request(vec![Matcher::equal("app", "api")], 0, i64::MAX, Default::default()));
+    assert_eq!(got.len(), rows as usize);
+    for (i, row) in got.iter().enumerate() {
+        let i = i as i64;
+        let want: Vec<(String, String)> = match i % 3 {
+            0 => vec![
+                ("detected_level".into(), "info".into()),
+                ("trace_id".into(), trace(i)),
+                ("span_id".into(), format!("{:016x}", i)),
+            ],
+            1 => vec![("detected_level".into(), "debug".into())],
+            _ => vec![],
+        };
+        assert_eq!((row.1, &row.3), (i, &want));
+        assert!(row.2.ends_with(&format!(r#""n":{i}}}"#)));
+    }
+    let probe = rows - 4; // a row with a trace id (i % 3 == 0)
+    let hints = LogFilterHints { metadata_equals: vec![("trace_id".into(), trace(probe))], ..Default::default() };
+    let (got, stats) = scan(&block, &request(vec![Matcher::equal("app", "api")], 0, i64::MAX, hints));
+    assert_eq!((stats.chunks_opened, stats.chunks_skipped), (1, page_count - 1));
+    assert!(got.iter().any(|row| row.1 == probe));
+}

@@ -9,6 +9,7 @@ use oxeye_codec::varint::{put_bytes, put_uvarint, put_varint};
 use super::PCO_LEVEL;
 use oxeye_model::Labels;
 
+use super::metadata_columns::MetadataColumnsBuilder;
 use super::{
     BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PAGE_MAX_LINE_BYTES, PAGE_MAX_ROWS, PageMeta,
     StreamMeta, ZSTD_LEVEL,
@@ -27,9 +28,9 @@ struct PageBuffer {
     previous_ns: i64,
     timestamps: Vec<i64>,
     line_lengths: Vec<u32>,
+    /// The line text, then (when the page is closed) the metadata section: one zstd frame.
     lines: Vec<u8>,
-    metadata: Vec<u8>,
-    has_metadata: bool,
+    metadata: MetadataColumnsBuilder,
     bloom_keys: Vec<u64>,
     max_token_len: u32,
 }
@@ -119,11 +120,8 @@ impl BlockWriter {
             page.bloom_keys.extend(bloom_keys(hash_bytes(token), token.len()));
             page.max_token_len = page.max_token_len.max(token.len() as u32);
         });
-        put_uvarint(&mut page.metadata, metadata.len() as u64);
+        page.metadata.push_row(line, metadata);
         for (name, value) in metadata {
-            page.has_metadata = true;
-            put_bytes(&mut page.metadata, name.as_bytes());
-            put_bytes(&mut page.metadata, value.as_bytes());
             page.bloom_keys.extend(bloom_keys(pair_hash(name, value), value.len()));
         }
         if page.rows as usize >= PAGE_MAX_ROWS || page.lines.len() >= PAGE_MAX_LINE_BYTES {
@@ -139,8 +137,14 @@ impl BlockWriter {
         let mut page = std::mem::take(&mut self.page);
         let timestamps = self.write_numbers(&page.timestamps)?;
         let line_lengths = self.write_numbers(&page.line_lengths)?;
-        let lines = self.write_column(&page.lines)?;
-        let metadata = if page.has_metadata { self.write_column(&page.metadata)? } else { ColumnRef::default() };
+        // The metadata section goes after the lines in the same frame (format 2).
+        let lines_len = page.lines.len();
+        if page.metadata.has_pairs() {
+            page.metadata.encode(&mut page.lines);
+        }
+        let text = self.write_column(&page.lines)?;
+        let lines = ColumnRef { raw_len: lines_len as u32, ..text };
+        let metadata = ColumnRef { offset: text.offset, compressed_len: 0, raw_len: text.raw_len - lines_len as u32 };
         page.bloom_keys.sort_unstable();
         page.bloom_keys.dedup();
         let mut bloom = TokenBloomBuilder::with_keys(page.bloom_keys.len());
@@ -238,7 +242,8 @@ impl BlockWriter {
     }
 }
 
-/// The index: `uvarint wal_through | uvarint streams | stream* | uvarint pages | page*` (see the format doc).
+/// The index (format 2): `uvarint wal_through | uvarint streams | stream* | uvarint pages | page*` (see the
+/// format doc).
 fn encode_index(dst: &mut Vec<u8>, wal_through: u64, streams: &[StreamMeta], pages: &[PageMeta]) {
     put_uvarint(dst, wal_through);
     put_uvarint(dst, streams.len() as u64);
@@ -261,11 +266,12 @@ fn encode_index(dst: &mut Vec<u8>, wal_through: u64, streams: &[StreamMeta], pag
         put_varint(dst, page.min_ns);
         put_varint(dst, page.max_ns);
         put_uvarint(dst, page.rows as u64);
-        for column in [&page.timestamps, &page.line_lengths, &page.lines, &page.metadata] {
+        for column in [&page.timestamps, &page.line_lengths, &page.lines] {
             put_uvarint(dst, column.offset);
             put_uvarint(dst, column.compressed_len as u64);
             put_uvarint(dst, column.raw_len as u64);
         }
+        put_uvarint(dst, page.metadata.raw_len as u64);
         put_uvarint(dst, page.bloom_offset);
         put_uvarint(dst, page.bloom_len as u64);
         put_uvarint(dst, page.max_token_len as u64);

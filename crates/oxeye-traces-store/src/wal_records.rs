@@ -56,45 +56,54 @@ pub(crate) fn encode_append(dst: &mut Vec<u8>, spans: &[Span], truncations: &[(T
     }
     put_uvarint(dst, spans.len() as u64);
     for span in spans {
-        dst.extend_from_slice(&span.trace_id.0);
-        dst.extend_from_slice(&span.span_id.0);
-        dst.extend_from_slice(&span.parent_span_id.0);
-        put_uvarint(dst, resource_index[&Arc::as_ptr(&span.resource)] as u64);
-        put_uvarint(dst, scope_index[&Arc::as_ptr(&span.scope)] as u64);
-        strings.put(dst, &span.trace_state);
-        put_uvarint(dst, span.flags as u64);
-        strings.put(dst, &span.name);
-        dst.push(span.kind as u8);
-        dst.push(span.status_code as u8);
-        strings.put(dst, &span.status_message);
-        put_uvarint(dst, span.start_ns);
-        put_uvarint(dst, span.end_ns);
-        encode_attributes(dst, &span.attributes, &mut strings);
-        put_uvarint(dst, span.dropped_attributes_count as u64);
-        put_uvarint(dst, span.events.len() as u64);
-        for event in &span.events {
-            put_uvarint(dst, event.time_ns);
-            strings.put(dst, &event.name);
-            encode_attributes(dst, &event.attributes, &mut strings);
-            put_uvarint(dst, event.dropped_attributes_count as u64);
-        }
-        put_uvarint(dst, span.dropped_events_count as u64);
-        put_uvarint(dst, span.links.len() as u64);
-        for link in &span.links {
-            dst.extend_from_slice(&link.trace_id.0);
-            dst.extend_from_slice(&link.span_id.0);
-            strings.put(dst, &link.trace_state);
-            put_uvarint(dst, link.flags as u64);
-            encode_attributes(dst, &link.attributes, &mut strings);
-            put_uvarint(dst, link.dropped_attributes_count as u64);
-        }
-        put_uvarint(dst, span.dropped_links_count as u64);
+        let resource = resource_index[&Arc::as_ptr(&span.resource)];
+        let scope = scope_index[&Arc::as_ptr(&span.scope)];
+        encode_span(dst, span, resource, scope);
     }
     put_uvarint(dst, truncations.len() as u64);
     for (trace_id, count) in truncations {
         dst.extend_from_slice(&trace_id.0);
         put_uvarint(dst, *count);
     }
+}
+
+/// Encodes one span, its resource and scope given as indexes into tables the caller keeps (a WAL record's, or the
+/// head's).
+pub(crate) fn encode_span(dst: &mut Vec<u8>, span: &Span, resource: usize, scope: usize) {
+    let mut strings = InlineStrings;
+    dst.extend_from_slice(&span.trace_id.0);
+    dst.extend_from_slice(&span.span_id.0);
+    dst.extend_from_slice(&span.parent_span_id.0);
+    put_uvarint(dst, resource as u64);
+    put_uvarint(dst, scope as u64);
+    strings.put(dst, &span.trace_state);
+    put_uvarint(dst, span.flags as u64);
+    strings.put(dst, &span.name);
+    dst.push(span.kind as u8);
+    dst.push(span.status_code as u8);
+    strings.put(dst, &span.status_message);
+    put_uvarint(dst, span.start_ns);
+    put_uvarint(dst, span.end_ns);
+    encode_attributes(dst, &span.attributes, &mut strings);
+    put_uvarint(dst, span.dropped_attributes_count as u64);
+    put_uvarint(dst, span.events.len() as u64);
+    for event in &span.events {
+        put_uvarint(dst, event.time_ns);
+        strings.put(dst, &event.name);
+        encode_attributes(dst, &event.attributes, &mut strings);
+        put_uvarint(dst, event.dropped_attributes_count as u64);
+    }
+    put_uvarint(dst, span.dropped_events_count as u64);
+    put_uvarint(dst, span.links.len() as u64);
+    for link in &span.links {
+        dst.extend_from_slice(&link.trace_id.0);
+        dst.extend_from_slice(&link.span_id.0);
+        strings.put(dst, &link.trace_state);
+        put_uvarint(dst, link.flags as u64);
+        encode_attributes(dst, &link.attributes, &mut strings);
+        put_uvarint(dst, link.dropped_attributes_count as u64);
+    }
+    put_uvarint(dst, span.dropped_links_count as u64);
 }
 
 fn get_u32(src: &[u8], pos: &mut usize) -> Option<u32> {
@@ -105,6 +114,75 @@ fn get_array<const N: usize>(src: &[u8], pos: &mut usize) -> Option<[u8; N]> {
     let bytes: [u8; N] = src.get(*pos..*pos + N)?.try_into().ok()?;
     *pos += N;
     Some(bytes)
+}
+
+/// Decodes one span written by [`encode_span`]; `None` if malformed or its indexes are out of the tables.
+pub(crate) fn decode_span(
+    src: &[u8],
+    pos: &mut usize,
+    resources: &[Arc<Resource>],
+    scopes: &[Arc<Scope>],
+) -> Option<Span> {
+    let strings = InlineStrings;
+    let trace_id = TraceId(get_array(src, pos)?);
+    let span_id = SpanId(get_array(src, pos)?);
+    let parent_span_id = SpanId(get_array(src, pos)?);
+    let resource = resources.get(get_uvarint(src, pos).ok()? as usize)?.clone();
+    let scope = scopes.get(get_uvarint(src, pos).ok()? as usize)?.clone();
+    let trace_state = strings.get(src, pos)?;
+    let flags = get_u32(src, pos)?;
+    let name = strings.get(src, pos)?;
+    let kind = SpanKind::from_i32(*src.get(*pos)? as i32);
+    let status_code = StatusCode::from_i32(*src.get(*pos + 1)? as i32);
+    *pos += 2;
+    let status_message = strings.get(src, pos)?;
+    let start_ns = get_uvarint(src, pos).ok()?;
+    let end_ns = get_uvarint(src, pos).ok()?;
+    let attributes = decode_attributes(src, pos, &strings)?;
+    let dropped_attributes_count = get_u32(src, pos)?;
+    let event_count = get_uvarint(src, pos).ok()? as usize;
+    let mut events = Vec::with_capacity(event_count.min(src.len()));
+    for _ in 0..event_count {
+        let time_ns = get_uvarint(src, pos).ok()?;
+        let name = strings.get(src, pos)?;
+        let attributes = decode_attributes(src, pos, &strings)?;
+        let dropped_attributes_count = get_u32(src, pos)?;
+        events.push(SpanEvent { time_ns, name, attributes, dropped_attributes_count });
+    }
+    let dropped_events_count = get_u32(src, pos)?;
+    let link_count = get_uvarint(src, pos).ok()? as usize;
+    let mut links = Vec::with_capacity(link_count.min(src.len()));
+    for _ in 0..link_count {
+        let trace_id = TraceId(get_array(src, pos)?);
+        let span_id = SpanId(get_array(src, pos)?);
+        let trace_state = strings.get(src, pos)?;
+        let flags = get_u32(src, pos)?;
+        let attributes = decode_attributes(src, pos, &strings)?;
+        let dropped_attributes_count = get_u32(src, pos)?;
+        links.push(SpanLink { trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags });
+    }
+    let dropped_links_count = get_u32(src, pos)?;
+    Some(Span {
+        trace_id,
+        span_id,
+        parent_span_id,
+        trace_state,
+        flags,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        attributes,
+        dropped_attributes_count,
+        events,
+        dropped_events_count,
+        links,
+        dropped_links_count,
+        status_code,
+        status_message,
+        resource,
+        scope,
+    })
 }
 
 /// Decodes an append record; `None` for a record that is not one or is malformed (replay skips it with a warning:
@@ -134,65 +212,7 @@ pub(crate) fn decode_append(record: &[u8]) -> Option<WalAppend> {
     let span_count = get_uvarint(src, pos).ok()? as usize;
     let mut spans = Vec::with_capacity(span_count.min(src.len() / 32));
     for _ in 0..span_count {
-        let trace_id = TraceId(get_array(src, pos)?);
-        let span_id = SpanId(get_array(src, pos)?);
-        let parent_span_id = SpanId(get_array(src, pos)?);
-        let resource = resources.get(get_uvarint(src, pos).ok()? as usize)?.clone();
-        let scope = scopes.get(get_uvarint(src, pos).ok()? as usize)?.clone();
-        let trace_state = strings.get(src, pos)?;
-        let flags = get_u32(src, pos)?;
-        let name = strings.get(src, pos)?;
-        let kind = SpanKind::from_i32(*src.get(*pos)? as i32);
-        let status_code = StatusCode::from_i32(*src.get(*pos + 1)? as i32);
-        *pos += 2;
-        let status_message = strings.get(src, pos)?;
-        let start_ns = get_uvarint(src, pos).ok()?;
-        let end_ns = get_uvarint(src, pos).ok()?;
-        let attributes = decode_attributes(src, pos, &strings)?;
-        let dropped_attributes_count = get_u32(src, pos)?;
-        let event_count = get_uvarint(src, pos).ok()? as usize;
-        let mut events = Vec::with_capacity(event_count.min(src.len()));
-        for _ in 0..event_count {
-            let time_ns = get_uvarint(src, pos).ok()?;
-            let name = strings.get(src, pos)?;
-            let attributes = decode_attributes(src, pos, &strings)?;
-            let dropped_attributes_count = get_u32(src, pos)?;
-            events.push(SpanEvent { time_ns, name, attributes, dropped_attributes_count });
-        }
-        let dropped_events_count = get_u32(src, pos)?;
-        let link_count = get_uvarint(src, pos).ok()? as usize;
-        let mut links = Vec::with_capacity(link_count.min(src.len()));
-        for _ in 0..link_count {
-            let trace_id = TraceId(get_array(src, pos)?);
-            let span_id = SpanId(get_array(src, pos)?);
-            let trace_state = strings.get(src, pos)?;
-            let flags = get_u32(src, pos)?;
-            let attributes = decode_attributes(src, pos, &strings)?;
-            let dropped_attributes_count = get_u32(src, pos)?;
-            links.push(SpanLink { trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags });
-        }
-        let dropped_links_count = get_u32(src, pos)?;
-        spans.push(Span {
-            trace_id,
-            span_id,
-            parent_span_id,
-            trace_state,
-            flags,
-            name,
-            kind,
-            start_ns,
-            end_ns,
-            attributes,
-            dropped_attributes_count,
-            events,
-            dropped_events_count,
-            links,
-            dropped_links_count,
-            status_code,
-            status_message,
-            resource,
-            scope,
-        });
+        spans.push(decode_span(src, pos, &resources, &scopes)?);
     }
     let truncation_count = get_uvarint(src, pos).ok()? as usize;
     let mut truncations = Vec::with_capacity(truncation_count.min(src.len() / 17));

@@ -59,10 +59,13 @@ fn storage_error(error: crate::TracesError) -> ReadError {
 fn head_fragments(head: &Head, request: &TraceScanRequest) -> Vec<Trace> {
     let mut fragments = Vec::new();
     for (trace_id, trace) in &head.traces {
-        if !trace.overlaps(request.start_ns, request.end_ns) || !fragment_matches(&request.hints, &trace.spans) {
+        if !trace.overlaps(request.start_ns, request.end_ns) {
             continue;
         }
-        let mut spans = trace.spans.clone();
+        let mut spans = head.spans_of(trace);
+        if !fragment_matches(&request.hints, &spans) {
+            continue;
+        }
         normalize_spans(&mut spans);
         fragments.push(Trace { trace_id: *trace_id, spans, truncated_spans: trace.truncated });
     }
@@ -89,7 +92,7 @@ impl TracesReader for TenantTracesReader {
             if let Some(trace) = head.traces.get(&trace_id) {
                 truncated += trace.truncated;
                 if range.is_none() || trace.overlaps(start_ns, end_ns) {
-                    spans.extend(trace.spans.iter().cloned());
+                    spans.extend(head.spans_of(trace));
                 }
             }
         };

@@ -116,7 +116,7 @@ impl TenantTraces {
         let rate = RateLimiter::new(limits.ingestion_burst_spans);
         let mut live = LiveTraceCounts::new(options.live_traces_capacity);
         for (trace_id, trace) in &head.traces {
-            *live.entry(*trace_id) += trace.spans.len() as u64;
+            *live.entry(*trace_id) += trace.span_count;
         }
         tracing::info!(tenant = %tenant.as_str(), blocks = blocks.len(), head_spans = head.spans, "opened traces");
         Ok(Self {
@@ -354,11 +354,9 @@ impl TenantTraces {
         let mut writer = BlockWriter::create(&path)?;
         let mut ids: Vec<&TraceId> = head.traces.keys().collect();
         ids.sort_unstable();
-        let mut spans = Vec::new();
         for trace_id in ids {
             let trace = &head.traces[trace_id];
-            spans.clear();
-            spans.extend(trace.spans.iter().cloned());
+            let mut spans = head.spans_of(trace);
             normalize_spans(&mut spans);
             writer.push_trace(*trace_id, &spans, trace.truncated)?;
         }

@@ -40,6 +40,10 @@ pub(crate) struct RateLimiter {
     pub(crate) last: Instant,
 }
 
+/// Series a block cut fetches from the head per lock: enough to make the locking cost nothing, few enough that the
+/// batch's shared chunk pointers and label copies are small.
+const CUT_BATCH_SERIES: usize = 1024;
+
 /// One tenant's time series database.
 pub struct TenantDb {
     pub(crate) tenant: TenantId,
@@ -161,7 +165,7 @@ impl TenantDb {
     /// after the newest sample). Returns false if there was nothing to cut.
     fn cut_oldest_range(&self, force: bool) -> Result<bool, StoreError> {
         let range = self.block_range_ms;
-        let (start, end, series) = {
+        let (start, end, cut_ids) = {
             let mut head = self.lock_head();
             let Some(min_t) = head.min_time() else {
                 return Ok(false);
@@ -174,17 +178,25 @@ impl TenantDb {
             let end = (start + range).min(max_t.saturating_add(1)).max(start + 1);
             // Close the range to writers before releasing the lock, so nothing lands in it while it is written.
             head.min_valid_time = head.min_valid_time.max(end);
-            (start, end, head.snapshot_range(start, end))
+            (start, end, head.plan_cut(start, end))
         };
         let id = new_block_id();
         let blocks_dir = self.dir.join(files::BLOCKS_DIR);
         let mut writer = BlockWriter::create(&blocks_dir, &id)?;
         let mut samples = Vec::new();
-        for snapshot in &series.series {
-            snapshot.samples(start, end, &mut samples);
-            writer.add(series.labels(snapshot), &samples)?;
+        let mut batch = Vec::with_capacity(CUT_BATCH_SERIES);
+        // Series are fetched a batch at a time (the head lock is held only to share their chunks), so the cut never
+        // holds more than one batch's bookkeeping; nothing truncates the head until the block is written.
+        for batch_ids in cut_ids.chunks(CUT_BATCH_SERIES) {
+            batch.clear();
+            self.lock_head().snapshot_series(batch_ids, start, end, &mut batch);
+            for snapshot in &batch {
+                snapshot.samples(start, end, &mut samples);
+                writer.add(snapshot.labels.iter().map(|(name, value)| (&**name, &**value)), &samples)?;
+            }
         }
-        drop(series);
+        drop(batch);
+        drop(cut_ids);
         if writer.finish(start, end, CompactionInfo { level: 1, sources: vec![id.clone()] })?.is_some() {
             let block = Block::open(&blocks_dir.join(&id))?;
             self.add_block(Arc::new(block));
@@ -316,7 +328,7 @@ fn checkpoint_records(snapshot: &CheckpointSnapshot) -> impl Iterator<Item = Vec
         buf
     });
     let series_records = snapshot.series.chunks(1000).map(|batch| {
-        let refs: Vec<(u32, &wal_records::SharedLabels)> = batch.iter().map(|s| (s.id, s.labels.as_slice())).collect();
+        let refs: Vec<(u32, _)> = batch.iter().map(|s| (s.id, snapshot.labels(s))).collect();
         let mut buf = Vec::new();
         wal_records::encode_series_pairs(&mut buf, &refs);
         buf

@@ -46,16 +46,18 @@ fn get_labels(src: &[u8], pos: &mut usize) -> Result<Labels, DecodeError> {
 }
 
 /// Labels as shared (interned) name/value strings.
-pub(crate) type SharedLabels = [(std::sync::Arc<str>, std::sync::Arc<str>)];
-
-/// Like [`encode_series`] for labels given as shared string pairs (the head's interned symbols).
-pub(crate) fn encode_series_pairs(dst: &mut Vec<u8>, series: &[(u32, &SharedLabels)]) {
+/// Like [`encode_series`] for labels given as string pairs (the head's interned symbols), without building
+/// [`Labels`] first.
+pub(crate) fn encode_series_pairs<'a, L>(dst: &mut Vec<u8>, series: &[(u32, L)])
+where
+    L: Clone + ExactSizeIterator<Item = (&'a str, &'a str)>,
+{
     dst.push(RECORD_SERIES);
     put_uvarint(dst, series.len() as u64);
     for (id, labels) in series {
         put_uvarint(dst, u64::from(*id));
         put_uvarint(dst, labels.len() as u64);
-        for (name, value) in labels.iter() {
+        for (name, value) in labels.clone() {
             put_bytes(dst, name.as_bytes());
             put_bytes(dst, value.as_bytes());
         }

@@ -165,11 +165,10 @@ impl MemSeries {
     /// Drops data older than `cutoff`: whole chunks that end before it, out-of-order samples before it, and
     /// exemplars before it. Returns true if the series holds nothing afterwards.
     pub fn truncate_before(&mut self, cutoff: i64) -> bool {
-        if self
-            .open
-            .as_ref()
-            .is_some_and(|open| open.range_end <= cutoff || open.appender.last_timestamp().is_none_or(|t| t < cutoff))
-        {
+        if self.open.as_ref().is_some_and(|open| open.appender.last_timestamp().is_none_or(|t| t < cutoff)) {
+            // Wholly before the cutoff: dropped without being closed (closing would copy it first).
+            self.open = None;
+        } else if self.open.as_ref().is_some_and(|open| open.range_end <= cutoff) {
             self.close_open_chunk();
         }
         self.chunks.retain(|chunk| chunk.max_t >= cutoff);

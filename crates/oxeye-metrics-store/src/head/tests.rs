@@ -57,11 +57,14 @@ fn chunks_are_cut_by_count_and_at_block_boundaries() {
     }
     let series = head.series(id).unwrap();
     assert!(series.chunks.iter().all(|c| c.max_t < 2 * HOUR || c.min_t >= 2 * HOUR), "no chunk straddles 2h");
-    let block = head.snapshot_range(0, 2 * HOUR);
+    let ids = head.plan_cut(0, 2 * HOUR);
+    assert_eq!(ids, [id]);
+    let mut block = Vec::new();
+    head.snapshot_series(&ids, 0, 2 * HOUR, &mut block);
     let mut samples = Vec::new();
-    block.series[0].samples(0, 2 * HOUR, &mut samples);
+    block[0].samples(0, 2 * HOUR, &mut samples);
     assert_eq!(samples.len(), 4);
-    assert_eq!(block.labels(&block.series[0]).collect::<Vec<_>>(), [("__name__", "x")]);
+    assert_eq!(block[0].labels, [(Arc::from("__name__"), Arc::from("x"))]);
     head.truncate_before(2 * HOUR);
     let mut samples = Vec::new();
     head.series(id).unwrap().samples_in(0, i64::MAX, &mut samples);

@@ -252,3 +252,44 @@ fn keyed_series_are_resolved_once_and_again_after_they_leave_the_head() {
     assert_eq!(resolved.get(), 3);
     assert_eq!(select_all(&db, "k")[0].1.len(), 5);
 }
+
+#[test]
+fn a_cut_fetching_many_batches_writes_every_sample_in_label_order_and_checkpoints_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options(dir.path());
+    options.default_limits.out_of_order_window = Duration::from_secs(3600);
+    let db = open(dir.path(), &options);
+    // More series than three fetch batches, created in an order unrelated to their label order.
+    let count = CUT_BATCH_SERIES * 2 + 500;
+    let batch = |t: i64| WriteBatch {
+        series: (0..count)
+            .rev()
+            .map(|i| series(&[("__name__", "m"), ("i", &(i * 7919 % count).to_string())], &[(t, i as f64)]))
+            .collect(),
+        metadata: Vec::new(),
+    };
+    for t in [NOW - 90 * 60_000, NOW - 60 * 60_000, NOW - 30 * 60_000] {
+        assert!(db.append(&batch(t), NOW).unwrap().rejections.is_empty());
+    }
+    let late = series(&[("__name__", "m"), ("i", "17")], &[(NOW - 75 * 60_000, -1.0)]);
+    let outcome = db.append(&WriteBatch { series: vec![late], metadata: Vec::new() }, NOW).unwrap();
+    assert_eq!(outcome.samples_accepted, 1, "out-of-order sample accepted");
+    let before = select_all(&db, "m");
+    assert_eq!(before.len(), count);
+    assert_eq!(before.iter().map(|(_, samples)| samples.len()).sum::<usize>(), count * 3 + 1);
+
+    db.flush().unwrap();
+    assert_eq!(db.head_series(), 0);
+    let blocks = db.blocks_snapshot();
+    let labels: Vec<Labels> = blocks.iter().flat_map(|b| (0..b.num_series() as u32).map(|id| b.labels(id))).collect();
+    assert!(labels.windows(2).all(|pair| pair[0] < pair[1]), "one block, series in label order");
+    assert_eq!(select_all(&db, "m"), before);
+
+    // Newer samples stay in the head and come back from the checkpoint written by the flush plus the WAL.
+    assert!(db.append(&batch(NOW), NOW).unwrap().rejections.is_empty());
+    let with_head = select_all(&db, "m");
+    db.checkpoint().unwrap();
+    drop(db);
+    let reopened = open(dir.path(), &options);
+    assert_eq!(select_all(&reopened, "m"), with_head);
+}

@@ -560,8 +560,7 @@ impl ServeConfig {
         }
         let trace_pipeline = oxeye_trace_pipeline::PipelineConfig { generator, sampling, tenant_sampling };
         if let Some(text) = &traces.query_timeout {
-            api.traceql.timeout =
-                parse_duration(text).map_err(anyhow::Error::msg).context("traces.query_timeout")?;
+            api.traceql.timeout = parse_duration(text).map_err(anyhow::Error::msg).context("traces.query_timeout")?;
         }
         Ok(Self {
             trace_limits,

@@ -23,10 +23,10 @@ pub use tenant::{AppendObserver, AppendOutcome, TenantLogs};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use oxeye_model::TenantId;
+use oxeye_model::{TenantId, TenantMap, tenants_on_disk};
 use oxeye_wal::SyncPolicy;
 
 /// Why a logs store operation failed.
@@ -111,49 +111,36 @@ pub struct TenantLogsSummary {
 /// Every tenant's logs. Tenants are opened on first use, and all existing ones at start-up.
 pub struct LogsStore {
     options: Arc<LogsOptions>,
-    tenants: RwLock<HashMap<TenantId, Arc<TenantLogs>>>,
+    tenants: TenantMap<TenantLogs>,
 }
 
 impl LogsStore {
     /// Opens every tenant that has logs under the data directory (replaying their WALs).
     pub fn open(options: LogsOptions) -> Result<Self, LogsError> {
-        let store = Self { options: Arc::new(options), tenants: RwLock::new(HashMap::new()) };
-        let tenants_dir = store.options.data_dir.join("tenants");
-        std::fs::create_dir_all(&tenants_dir).map_err(|e| LogsError::io(&tenants_dir, e))?;
-        for entry in std::fs::read_dir(&tenants_dir).map_err(|e| LogsError::io(&tenants_dir, e))? {
-            let entry = entry.map_err(|e| LogsError::io(&tenants_dir, e))?;
-            let name = entry.file_name().to_string_lossy().to_string();
-            if let Ok(tenant) = TenantId::new(&name)
-                && entry.path().join(files::LOGS_DIR).is_dir()
-            {
-                store.tenant(&tenant)?;
-            }
+        let store = Self { options: Arc::new(options), tenants: TenantMap::default() };
+        let tenants = tenants_on_disk(&store.options.data_dir, files::LOGS_DIR)
+            .map_err(|e| LogsError::io(store.options.data_dir.join("tenants"), e))?;
+        for tenant in tenants {
+            store.tenant(&tenant)?;
         }
         Ok(store)
     }
 
     /// The logs of `tenant`, opened (and created) on first use.
     pub fn tenant(&self, tenant: &TenantId) -> Result<Arc<TenantLogs>, LogsError> {
-        if let Some(existing) = self.existing_tenant(tenant) {
-            return Ok(existing);
-        }
-        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = tenants.get(tenant) {
-            return Ok(existing.clone());
-        }
-        let tenant_dir = self.options.data_dir.join("tenants").join(tenant.as_str());
-        let opened = Arc::new(TenantLogs::open(tenant.clone(), &tenant_dir, self.options.clone())?);
-        tenants.insert(tenant.clone(), opened.clone());
-        Ok(opened)
+        self.tenants.get_or_open(tenant, || {
+            let tenant_dir = self.options.data_dir.join("tenants").join(tenant.as_str());
+            TenantLogs::open(tenant.clone(), &tenant_dir, self.options.clone())
+        })
     }
 
     /// The logs of `tenant` if it has any (reads of an unknown tenant must not create directories).
     pub fn existing_tenant(&self, tenant: &TenantId) -> Option<Arc<TenantLogs>> {
-        self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned()
+        self.tenants.get(tenant)
     }
 
     pub fn all_tenants(&self) -> Vec<Arc<TenantLogs>> {
-        self.tenants.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.tenants.all()
     }
 
     /// Cuts, applies retention and compacts every tenant; errors are logged, not returned, so one tenant's

@@ -13,6 +13,7 @@ mod metrics;
 pub mod rate;
 mod rejection;
 mod tenant;
+mod tenant_map;
 pub mod time;
 mod traces;
 
@@ -23,6 +24,7 @@ pub use metrics::{
 };
 pub use rejection::{RejectReason, Rejection};
 pub use tenant::{DEFAULT_TENANT, MAX_TENANT_ID_LEN, TenantId, TenantIdError};
+pub use tenant_map::{TenantMap, tenants_on_disk};
 pub use traces::{
     AttrValue, Attribute, IdError, Resource, SERVICE_NAME_ATTRIBUTE, Scope, Span, SpanBatch, SpanEvent, SpanId,
     SpanKind, SpanLink, StatusCode, Trace, TraceId, UNKNOWN_SERVICE, find_attribute,

@@ -13,10 +13,10 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use oxeye_metrics_store::MetricsStore;
-use oxeye_model::{Span, SpanBatch, TenantId};
+use oxeye_model::{Span, SpanBatch, TenantId, TenantMap};
 use oxeye_traces_store::{AppendOutcome, TenantTraces, TenantTracesReader, TracesError, TracesStore};
 use prost::Message;
 
@@ -85,7 +85,7 @@ pub struct TracePipeline {
     metrics: Arc<MetricsStore>,
     config: PipelineConfig,
     data_dir: PathBuf,
-    tenants: RwLock<HashMap<TenantId, Arc<TenantPipeline>>>,
+    tenants: TenantMap<TenantPipeline>,
     refused_after_sampling: Mutex<HashMap<TenantId, u64>>,
 }
 
@@ -104,7 +104,7 @@ impl TracePipeline {
             metrics,
             config,
             data_dir: data_dir.into(),
-            tenants: RwLock::new(HashMap::new()),
+            tenants: TenantMap::default(),
             refused_after_sampling: Mutex::new(HashMap::new()),
         };
         for traces in pipeline.store.all_tenants() {
@@ -125,27 +125,20 @@ impl TracePipeline {
     }
 
     fn tenant(&self, tenant: &TenantId, now_ms: i64) -> Result<Arc<TenantPipeline>, PipelineError> {
-        if let Some(existing) = self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(tenant) {
-            return Ok(existing.clone());
-        }
-        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = tenants.get(tenant) {
-            return Ok(existing.clone());
-        }
-        let traces = self.store.tenant(tenant)?;
-        let sampler = match self.config.sampling_for(tenant.as_str()) {
-            Some(config) => {
-                Some(TailSampler::open(&self.sampler_dir(tenant), config.clone(), Arc::new(OtlpSpanCodec), now_ms)?)
-            }
-            None => None,
-        };
-        let pipeline = Arc::new(TenantPipeline {
-            traces,
-            generator: Mutex::new(MetricsGenerator::new(self.config.generator.clone())),
-            sampler,
-        });
-        tenants.insert(tenant.clone(), pipeline.clone());
-        Ok(pipeline)
+        self.tenants.get_or_open(tenant, || {
+            let traces = self.store.tenant(tenant)?;
+            let sampler = match self.config.sampling_for(tenant.as_str()) {
+                Some(config) => {
+                    Some(TailSampler::open(&self.sampler_dir(tenant), config.clone(), Arc::new(OtlpSpanCodec), now_ms)?)
+                }
+                None => None,
+            };
+            Ok(TenantPipeline {
+                traces,
+                generator: Mutex::new(MetricsGenerator::new(self.config.generator.clone())),
+                sampler,
+            })
+        })
     }
 
     /// Takes a decoded export in. Returns what the client is told: the store's outcome (sampling off), or every
@@ -190,14 +183,7 @@ impl TracePipeline {
     /// Decides traces whose wait is over, stores the kept ones and checkpoints each sampler. Call every second or
     /// so; `flush` decides everything pending (shutdown).
     pub fn tick(&self, now_ms: i64, flush: bool) -> Result<(), PipelineError> {
-        let tenants: Vec<(TenantId, Arc<TenantPipeline>)> = self
-            .tenants
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(t, p)| (t.clone(), p.clone()))
-            .collect();
-        for (tenant, pipeline) in tenants {
+        for (tenant, pipeline) in self.tenants.entries() {
             let Some(sampler) = &pipeline.sampler else { continue };
             let release = if flush { sampler.flush() } else { sampler.tick(now_ms) };
             let released = !release.is_empty();
@@ -212,14 +198,7 @@ impl TracePipeline {
 
     /// Writes every tenant's span metrics and service-graph series at `now_ms` into the metrics store.
     pub fn collect_metrics(&self, now_ms: i64) {
-        let tenants: Vec<(TenantId, Arc<TenantPipeline>)> = self
-            .tenants
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(t, p)| (t.clone(), p.clone()))
-            .collect();
-        for (tenant, pipeline) in tenants {
+        for (tenant, pipeline) in self.tenants.entries() {
             let batch = pipeline.generator.lock().unwrap_or_else(|p| p.into_inner()).collect(now_ms);
             if batch.series.is_empty() {
                 continue;
@@ -242,27 +221,25 @@ impl TracePipeline {
 
     pub fn stats(&self) -> Vec<TenantPipelineStats> {
         let refused = self.refused_after_sampling.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
-        let mut stats: Vec<TenantPipelineStats> = tenants
-            .iter()
+        self.tenants
+            .entries()
+            .into_iter()
             .map(|(tenant, pipeline)| {
                 let generator = pipeline.generator.lock().unwrap_or_else(|p| p.into_inner());
                 TenantPipelineStats {
-                    tenant: tenant.clone(),
+                    refused_after_sampling: refused.get(&tenant).copied().unwrap_or(0),
+                    tenant,
                     sampling: pipeline.sampler.as_ref().map(TailSampler::stats),
                     generator: generator.stats(),
                     generator_active_series: generator.active_series(),
-                    refused_after_sampling: refused.get(tenant).copied().unwrap_or(0),
                 }
             })
-            .collect();
-        stats.sort_by(|a, b| a.tenant.cmp(&b.tenant));
-        stats
+            .collect()
     }
 
     /// Syncs every sampler WAL (shutdown).
     pub fn sync(&self) -> Result<(), PipelineError> {
-        for pipeline in self.tenants.read().unwrap_or_else(|p| p.into_inner()).values() {
+        for pipeline in self.tenants.all() {
             if let Some(sampler) = &pipeline.sampler {
                 sampler.sync()?;
             }

@@ -27,10 +27,10 @@ pub use tenant::{AppendOutcome, TenantTraces};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use oxeye_model::TenantId;
+use oxeye_model::{TenantId, TenantMap, tenants_on_disk};
 use oxeye_wal::SyncPolicy;
 
 /// Why a trace store operation failed.
@@ -108,49 +108,36 @@ pub struct TenantTracesSummary {
 /// Every tenant's traces. Tenants are opened on first use, and all existing ones at start-up.
 pub struct TracesStore {
     options: Arc<TracesOptions>,
-    tenants: RwLock<HashMap<TenantId, Arc<TenantTraces>>>,
+    tenants: TenantMap<TenantTraces>,
 }
 
 impl TracesStore {
     /// Opens every tenant that has traces under the data directory (replaying their WALs).
     pub fn open(options: TracesOptions) -> Result<Self, TracesError> {
-        let store = Self { options: Arc::new(options), tenants: RwLock::new(HashMap::new()) };
-        let tenants_dir = store.options.data_dir.join("tenants");
-        std::fs::create_dir_all(&tenants_dir).map_err(|e| TracesError::io(&tenants_dir, e))?;
-        for entry in std::fs::read_dir(&tenants_dir).map_err(|e| TracesError::io(&tenants_dir, e))? {
-            let entry = entry.map_err(|e| TracesError::io(&tenants_dir, e))?;
-            let name = entry.file_name().to_string_lossy().to_string();
-            if let Ok(tenant) = TenantId::new(&name)
-                && entry.path().join(files::TRACES_DIR).is_dir()
-            {
-                store.tenant(&tenant)?;
-            }
+        let store = Self { options: Arc::new(options), tenants: TenantMap::default() };
+        let tenants = tenants_on_disk(&store.options.data_dir, files::TRACES_DIR)
+            .map_err(|e| TracesError::io(store.options.data_dir.join("tenants"), e))?;
+        for tenant in tenants {
+            store.tenant(&tenant)?;
         }
         Ok(store)
     }
 
     /// The traces of `tenant`, opened (and created) on first use.
     pub fn tenant(&self, tenant: &TenantId) -> Result<Arc<TenantTraces>, TracesError> {
-        if let Some(existing) = self.existing_tenant(tenant) {
-            return Ok(existing);
-        }
-        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = tenants.get(tenant) {
-            return Ok(existing.clone());
-        }
-        let tenant_dir = self.options.data_dir.join("tenants").join(tenant.as_str());
-        let opened = Arc::new(TenantTraces::open(tenant.clone(), &tenant_dir, self.options.clone())?);
-        tenants.insert(tenant.clone(), opened.clone());
-        Ok(opened)
+        self.tenants.get_or_open(tenant, || {
+            let tenant_dir = self.options.data_dir.join("tenants").join(tenant.as_str());
+            TenantTraces::open(tenant.clone(), &tenant_dir, self.options.clone())
+        })
     }
 
     /// The traces of `tenant` if it has any (reads of an unknown tenant must not create directories).
     pub fn existing_tenant(&self, tenant: &TenantId) -> Option<Arc<TenantTraces>> {
-        self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned()
+        self.tenants.get(tenant)
     }
 
     pub fn all_tenants(&self) -> Vec<Arc<TenantTraces>> {
-        self.tenants.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.tenants.all()
     }
 
     /// Cuts, applies retention and compacts every tenant; errors are logged, not returned, so one tenant's

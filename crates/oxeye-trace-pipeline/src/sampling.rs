@@ -314,6 +314,7 @@ impl TailSampler {
         let mut release = Vec::new();
         let mut state = self.lock();
         let wait_ms = self.config.decision_wait.as_millis() as i64;
+        let mut requeued = false;
         while let Some(&(deadline, trace_id)) = state.deadlines.front() {
             if deadline > now_ms {
                 break;
@@ -324,12 +325,16 @@ impl TailSampler {
             if due > now_ms {
                 // Spans arrived since: wait again from the last one.
                 state.deadlines.push_back((due, trace_id));
+                requeued = true;
                 continue;
             }
             self.decide_now(&mut state, trace_id, &mut release);
         }
-        // Entries re-queued out of order: keep the queue sorted by deadline.
-        state.deadlines.make_contiguous().sort_by_key(|(deadline, _)| *deadline);
+        // Entries re-queued out of order: keep the queue sorted by deadline (a stable sort of an almost sorted
+        // queue, only when something was re-queued).
+        if requeued {
+            state.deadlines.make_contiguous().sort_by_key(|(deadline, _)| *deadline);
+        }
         release
     }
 

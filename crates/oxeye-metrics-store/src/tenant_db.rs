@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use oxeye_model::{RejectReason, Rejection, TenantId};
-use oxeye_wal::{Wal, WalOptions};
+use oxeye_wal::{Wal, WalError, WalOptions};
 
 use crate::block::{Block, BlockWriter, CompactionInfo, files, new_block_id};
-use crate::head::{CheckpointSnapshot, Head, HeadStats};
+use crate::head::{CheckpointSnapshot, ChunkFiles, Head, HeadStats};
 use crate::wal_records::{self, Record};
 use crate::{Limits, StoreError, StoreOptions};
 
@@ -68,6 +68,8 @@ impl TenantDb {
         let newest_block_end = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(i64::MIN);
 
         let mut head = Head::new(options.samples_per_head_chunk, block_range_ms);
+        let chunks_dir = dir.join(files::HEAD_CHUNKS_DIR);
+        head.use_chunk_files(ChunkFiles::open(&chunks_dir).map_err(|e| StoreError::io(&chunks_dir, e))?);
         head.min_valid_time = newest_block_end;
         let wal_dir = dir.join(files::WAL_DIR);
         let stats = TenantStats::default();
@@ -184,6 +186,7 @@ impl TenantDb {
         let blocks_dir = self.dir.join(files::BLOCKS_DIR);
         let mut writer = BlockWriter::create(&blocks_dir, &id)?;
         let mut samples = Vec::new();
+        let mut chunk_buf = Vec::new();
         let mut batch = Vec::with_capacity(CUT_BATCH_SERIES);
         // Series are fetched a batch at a time (the head lock is held only to share their chunks), so the cut never
         // holds more than one batch's bookkeeping; nothing truncates the head until the block is written.
@@ -191,7 +194,7 @@ impl TenantDb {
             batch.clear();
             self.lock_head().snapshot_series(batch_ids, start, end, &mut batch);
             for snapshot in &batch {
-                snapshot.samples(start, end, &mut samples);
+                snapshot.samples(start, end, &mut samples, &mut chunk_buf)?;
                 writer.add(snapshot.labels.iter().map(|(name, value)| (&**name, &**value)), &samples)?;
             }
         }
@@ -321,7 +324,8 @@ fn apply_replayed(head: &mut Head, record: Record, newest_block_end: i64) {
 
 /// The records of a checkpoint, produced one at a time: head state, series (in batches), then per series its
 /// chunks, out-of-order samples and exemplars, then metadata. See `docs/formats/wal.md`.
-fn checkpoint_records(snapshot: &CheckpointSnapshot) -> impl Iterator<Item = Vec<u8>> + '_ {
+/// Chunks in head chunk files are read back here; a failed read fails the checkpoint (before it replaces anything).
+fn checkpoint_records(snapshot: &CheckpointSnapshot) -> impl Iterator<Item = Result<Vec<u8>, WalError>> + '_ {
     let head_state = std::iter::once_with(|| {
         let mut buf = Vec::new();
         wal_records::encode_head_state(&mut buf, snapshot.min_valid_time);
@@ -333,31 +337,39 @@ fn checkpoint_records(snapshot: &CheckpointSnapshot) -> impl Iterator<Item = Vec
         wal_records::encode_series_pairs(&mut buf, &refs);
         buf
     });
-    let data_records = snapshot.series.iter().flat_map(|series| {
+    let mut chunk_buf = Vec::new();
+    let data_records = snapshot.series.iter().flat_map(move |series| {
         let mut records = Vec::new();
-        for (min_t, max_t, bytes) in &series.chunks {
+        for (min_t, max_t, chunk) in &series.chunks {
+            let bytes = match chunk.read(&mut chunk_buf) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    records.push(Err(WalError::io(chunk.path().unwrap_or(Path::new("?")), error)));
+                    return records;
+                }
+            };
             let mut buf = Vec::new();
             wal_records::encode_chunk(&mut buf, series.id, *min_t, *max_t, bytes);
-            records.push(buf);
+            records.push(Ok(buf));
         }
         if let Some((min_t, max_t, bytes)) = &series.open {
             let mut buf = Vec::new();
             wal_records::encode_chunk(&mut buf, series.id, *min_t, *max_t, bytes);
-            records.push(buf);
+            records.push(Ok(buf));
         }
         if !series.out_of_order.is_empty() {
             let samples: Vec<(u32, i64, f64)> =
                 series.out_of_order.iter().map(|s| (series.id, s.timestamp_ms, s.value)).collect();
             let mut buf = Vec::new();
             wal_records::encode_samples(&mut buf, &samples);
-            records.push(buf);
+            records.push(Ok(buf));
         }
         if !series.exemplars.is_empty() {
             let exemplars: Vec<(u32, &oxeye_model::Exemplar)> =
                 series.exemplars.iter().map(|e| (series.id, e)).collect();
             let mut buf = Vec::new();
             wal_records::encode_exemplars(&mut buf, &exemplars);
-            records.push(buf);
+            records.push(Ok(buf));
         }
         records
     });
@@ -370,7 +382,7 @@ fn checkpoint_records(snapshot: &CheckpointSnapshot) -> impl Iterator<Item = Vec
         buf
     })
     .filter(|buf| !buf.is_empty());
-    head_state.chain(series_records).chain(data_records).chain(metadata)
+    head_state.chain(series_records).map(Ok).chain(data_records).chain(metadata.map(Ok))
 }
 
 fn load_blocks(blocks_dir: &Path) -> Result<Vec<Arc<Block>>, StoreError> {

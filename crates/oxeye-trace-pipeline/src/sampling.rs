@@ -365,7 +365,7 @@ impl TailSampler {
         let state = self.lock();
         let through = self.wal.cut_segment()?;
         let codec = &self.codec;
-        let records = state.pending.values().map(|pending| codec.encode(&pending.spans));
+        let records = state.pending.values().map(|pending| Ok(codec.encode(&pending.spans)));
         self.wal.write_checkpoint(through, records)?;
         Ok(())
     }

@@ -35,7 +35,8 @@ pub enum WalError {
 }
 
 impl WalError {
-    fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An I/O error on `path` (also for callers producing checkpoint records from files of their own).
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         WalError::Io { path: path.into(), source }
     }
 }

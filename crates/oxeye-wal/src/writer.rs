@@ -227,12 +227,13 @@ impl Wal {
 
     /// Writes a checkpoint that replaces every segment up to and including `through_segment` (a number returned
     /// by [`Wal::cut_segment`]), then removes those segments and older checkpoints. `records` are unframed
-    /// payloads, consumed one at a time (a caller can produce them lazily to bound memory). The checkpoint is written to a temporary file, fsynced and renamed, so a crash leaves either the
+    /// payloads, consumed one at a time (a caller can produce them lazily to bound memory); the first `Err` among them
+    /// abandons the checkpoint (the temporary file is removed, nothing is replaced) and is returned. The checkpoint is written to a temporary file, fsynced and renamed, so a crash leaves either the
     /// old state or the new one.
     pub fn write_checkpoint(
         &self,
         through_segment: u64,
-        records: impl IntoIterator<Item = impl AsRef<[u8]>>,
+        records: impl IntoIterator<Item = Result<impl AsRef<[u8]>, WalError>>,
     ) -> Result<(), WalError> {
         let final_path = self.dir.join(checkpoint_file_name(through_segment));
         let temporary_path = self.dir.join(format!("{}.tmp", checkpoint_file_name(through_segment)));
@@ -242,6 +243,14 @@ impl Wal {
         writer.write_all(&segment_header()).map_err(io)?;
         let mut frame = Vec::new();
         for payload in records {
+            let payload = match payload {
+                Ok(payload) => payload,
+                Err(error) => {
+                    drop(writer);
+                    let _ = std::fs::remove_file(&temporary_path);
+                    return Err(error);
+                }
+            };
             frame.clear();
             frame_record(&mut frame, payload.as_ref());
             writer.write_all(&frame).map_err(io)?;

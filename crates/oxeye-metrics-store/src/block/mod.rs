@@ -22,6 +22,8 @@ pub(crate) mod files {
     pub const BLOCKS_DIR: &str = "blocks";
     /// Directory of the tenant's WAL.
     pub const WAL_DIR: &str = "wal";
+    /// Directory of the head's closed chunks (see `head::chunk_files`).
+    pub const HEAD_CHUNKS_DIR: &str = "head_chunks";
     /// Suffix of a block directory being written.
     pub const TMP_SUFFIX: &str = ".tmp";
     /// Suffix of a block directory being deleted.

@@ -5,6 +5,7 @@
 //! the sorted ids of the series carrying them. The head does no I/O: [`crate::TenantDb`] writes the WAL and then
 //! applies the same changes here.
 
+mod chunk_files;
 mod series;
 mod stats;
 
@@ -14,9 +15,13 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use oxeye_model::{Exemplar, Label, Labels, MetricMetadata, Sample};
+use std::path::Path;
+
+use crate::StoreError;
 
 use crate::hash::FastHashBuilder;
 use crate::postings::PostingsIndex;
+pub(crate) use chunk_files::{ChunkBytes, ChunkFiles};
 pub(crate) use series::{MemSeries, dedup_by_timestamp, overlap_share};
 pub use stats::HeadStats;
 
@@ -75,7 +80,7 @@ pub(crate) struct CheckpointSeries {
     /// instead of two shared pointers (32 bytes a label), which kept a checkpoint of a 100k-series head from
     /// adding ~40 MB to the peak.
     pub labels: Box<[u32]>,
-    pub chunks: Vec<(i64, i64, Arc<[u8]>)>,
+    pub chunks: Vec<(i64, i64, ChunkBytes)>,
     pub open: Option<(i64, i64, Vec<u8>)>,
     pub out_of_order: Vec<Sample>,
     pub exemplars: Vec<Exemplar>,
@@ -86,16 +91,17 @@ pub(crate) struct CheckpointSeries {
 #[derive(Default)]
 pub(crate) struct SeriesSnapshot {
     pub labels: Vec<(Arc<str>, Arc<str>)>,
-    pub chunks: Vec<Arc<[u8]>>,
+    pub chunks: Vec<ChunkBytes>,
     pub out_of_order: Vec<Sample>,
 }
 
 impl SeriesSnapshot {
     /// Decodes the series' samples in `[start, end)`, sorted, in-order data winning over an out-of-order sample
-    /// with the same timestamp.
-    pub fn samples(&self, start: i64, end: i64, out: &mut Vec<Sample>) {
+    /// with the same timestamp. File chunks are read into `buf` (see [`ChunkBytes::read`]).
+    pub fn samples(&self, start: i64, end: i64, out: &mut Vec<Sample>, buf: &mut Vec<u8>) -> Result<(), StoreError> {
         out.clear();
-        for bytes in self.chunks.iter().map(|c| &c[..]) {
+        for chunk in &self.chunks {
+            let bytes = chunk.read(buf).map_err(|e| StoreError::io(chunk.path().unwrap_or(Path::new("?")), e))?;
             if let Ok(iterator) = oxeye_codec::xor_chunk::XorIterator::new(bytes) {
                 for (timestamp, value) in iterator.map_while(Result::ok) {
                     if timestamp >= end {
@@ -112,6 +118,7 @@ impl SeriesSnapshot {
             out.sort_by_key(|s| s.timestamp_ms);
             dedup_by_timestamp(out, 0);
         }
+        Ok(())
     }
 }
 
@@ -152,6 +159,8 @@ pub(crate) struct Head {
     pub metadata: HashMap<String, MetricMetadata>,
     samples_per_chunk: usize,
     block_range_ms: i64,
+    /// Where closed chunks go; `None`: on the heap.
+    chunk_files: Option<ChunkFiles>,
 }
 
 impl Head {
@@ -171,7 +180,13 @@ impl Head {
             metadata: HashMap::new(),
             samples_per_chunk,
             block_range_ms,
+            chunk_files: None,
         }
+    }
+
+    /// Keeps closed chunks in files from now on (see [`ChunkFiles`]).
+    pub fn use_chunk_files(&mut self, files: ChunkFiles) {
+        self.chunk_files = Some(files);
     }
 
     pub fn num_series(&self) -> usize {
@@ -307,7 +322,7 @@ impl Head {
             return;
         };
         if timestamp > series.max_t {
-            series.append(timestamp, value, samples_per_chunk, block_range_ms);
+            series.append(timestamp, value, samples_per_chunk, block_range_ms, self.chunk_files.as_mut());
         } else if timestamp < series.max_t {
             series.insert_out_of_order(Sample::new(timestamp, value));
         }
@@ -319,12 +334,16 @@ impl Head {
         let Some(series) = self.series.get_mut(&id) else {
             return;
         };
-        series.close_open_chunk();
+        series.close_open_chunk(self.chunk_files.as_mut());
         let last_value_bits = oxeye_codec::xor_chunk::XorIterator::new(&bytes)
             .ok()
             .and_then(|iterator| iterator.map_while(Result::ok).last())
             .map(|(_, value)| value.to_bits());
-        series.chunks.push(series::HeadChunk { min_t, max_t, bytes: Arc::from(bytes) });
+        let bytes = match self.chunk_files.as_mut() {
+            Some(files) => files.store(&bytes, max_t),
+            None => ChunkBytes::Heap(Arc::from(bytes)),
+        };
+        series.chunks.push(series::HeadChunk { min_t, max_t, bytes });
         if max_t > series.max_t {
             series.max_t = max_t;
             series.last_value_bits = last_value_bits.unwrap_or(0);
@@ -385,10 +404,10 @@ impl Head {
                     (self.symbols.strings[pair[0] as usize].clone(), self.symbols.strings[pair[1] as usize].clone())
                 })
                 .collect();
-            let mut chunks: Vec<Arc<[u8]>> =
+            let mut chunks: Vec<ChunkBytes> =
                 series.chunks.iter().filter(|c| c.min_t < end && c.max_t >= start).map(|c| c.bytes.clone()).collect();
             if let Some(open) = series.open.as_ref().filter(|open| open.min_t < end && !open.appender.is_empty()) {
-                chunks.push(Arc::from(open.appender.bytes()));
+                chunks.push(ChunkBytes::Heap(Arc::from(open.appender.bytes())));
             }
             let out_of_order = series
                 .out_of_order
@@ -406,9 +425,12 @@ impl Head {
         self.min_valid_time = self.min_valid_time.max(cutoff);
         let mut removed = Vec::new();
         for (id, series) in &mut self.series {
-            if series.truncate_before(cutoff) && series.max_t < cutoff {
+            if series.truncate_before(cutoff, self.chunk_files.as_mut()) && series.max_t < cutoff {
                 removed.push(*id);
             }
+        }
+        if let Some(files) = self.chunk_files.as_mut() {
+            files.release_before(cutoff);
         }
         for id in &removed {
             self.series.remove(id);

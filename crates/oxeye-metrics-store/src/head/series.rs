@@ -6,13 +6,15 @@ use std::sync::Arc;
 use oxeye_codec::xor_chunk::{XorAppender, XorIterator};
 use oxeye_model::{Exemplar, Sample};
 
-/// A closed, immutable chunk of the head. Shared (`Arc`) so that cutting a block can snapshot the head's chunks
-/// without copying them.
+use super::chunk_files::{ChunkBytes, ChunkFiles};
+
+/// A closed, immutable chunk of the head: in a head chunk file (or shared on the heap), so that cutting a block
+/// can snapshot the head's chunks without copying them.
 #[derive(Debug)]
 pub(crate) struct HeadChunk {
     pub min_t: i64,
     pub max_t: i64,
-    pub bytes: Arc<[u8]>,
+    pub bytes: ChunkBytes,
 }
 
 /// A series held in memory.
@@ -55,14 +57,21 @@ impl MemSeries {
     /// Appends an in-order sample (`timestamp > max_t`). A new chunk starts when the open one holds
     /// `samples_per_chunk` samples or the sample falls past the open chunk's block range, so that no chunk
     /// straddles a block boundary.
-    pub fn append(&mut self, timestamp: i64, value: f64, samples_per_chunk: usize, block_range_ms: i64) {
+    pub fn append(
+        &mut self,
+        timestamp: i64,
+        value: f64,
+        samples_per_chunk: usize,
+        block_range_ms: i64,
+        files: Option<&mut ChunkFiles>,
+    ) {
         debug_assert!(timestamp > self.max_t);
         let needs_new = match &self.open {
             None => true,
             Some(open) => open.appender.len() >= samples_per_chunk || timestamp >= open.range_end,
         };
         if needs_new {
-            self.close_open_chunk();
+            self.close_open_chunk(files);
             let range_start = timestamp.div_euclid(block_range_ms) * block_range_ms;
             self.open = Some(OpenChunk {
                 appender: XorAppender::new(),
@@ -89,11 +98,17 @@ impl MemSeries {
         }
     }
 
-    pub fn close_open_chunk(&mut self) {
+    /// Closes the open chunk: into `files` if given, else onto the heap.
+    pub fn close_open_chunk(&mut self, files: Option<&mut ChunkFiles>) {
         if let Some(open) = self.open.take()
             && let Some(max_t) = open.appender.last_timestamp()
         {
-            self.chunks.push(HeadChunk { min_t: open.min_t, max_t, bytes: Arc::from(open.appender.finish()) });
+            let encoded = open.appender.finish();
+            let bytes = match files {
+                Some(files) => files.store(&encoded, max_t),
+                None => ChunkBytes::Heap(Arc::from(encoded)),
+            };
+            self.chunks.push(HeadChunk { min_t: open.min_t, max_t, bytes });
         }
     }
 
@@ -104,7 +119,13 @@ impl MemSeries {
             .iter()
             .filter(|c| c.max_t >= start && c.min_t <= end)
             .map(|c| {
-                overlap_share(oxeye_codec::xor_chunk::chunk_len(&c.bytes).unwrap_or(0), c.min_t, c.max_t, start, end)
+                overlap_share(
+                    oxeye_codec::xor_chunk::chunk_len(c.bytes.mapped()).unwrap_or(0),
+                    c.min_t,
+                    c.max_t,
+                    start,
+                    end,
+                )
             })
             .sum();
         if let Some(open) = &self.open
@@ -136,7 +157,7 @@ impl MemSeries {
             }
         };
         for chunk in &self.chunks {
-            visit_chunk(&chunk.bytes, chunk.min_t, chunk.max_t);
+            visit_chunk(chunk.bytes.mapped(), chunk.min_t, chunk.max_t);
         }
         if let Some(open) = &self.open
             && let Some(max_t) = open.appender.last_timestamp()
@@ -164,12 +185,12 @@ impl MemSeries {
 
     /// Drops data older than `cutoff`: whole chunks that end before it, out-of-order samples before it, and
     /// exemplars before it. Returns true if the series holds nothing afterwards.
-    pub fn truncate_before(&mut self, cutoff: i64) -> bool {
+    pub fn truncate_before(&mut self, cutoff: i64, files: Option<&mut ChunkFiles>) -> bool {
         if self.open.as_ref().is_some_and(|open| open.appender.last_timestamp().is_none_or(|t| t < cutoff)) {
             // Wholly before the cutoff: dropped without being closed (closing would copy it first).
             self.open = None;
         } else if self.open.as_ref().is_some_and(|open| open.range_end <= cutoff) {
-            self.close_open_chunk();
+            self.close_open_chunk(files);
         }
         self.chunks.retain(|chunk| chunk.max_t >= cutoff);
         self.out_of_order.retain(|s| s.timestamp_ms >= cutoff);

@@ -49,28 +49,46 @@ fn sample_verdicts_follow_the_window() {
 
 #[test]
 fn chunks_are_cut_by_count_and_at_block_boundaries() {
-    let mut head = Head::new(4, 2 * HOUR);
-    let id = head.create(&labels(&[("__name__", "x")]), None);
-    // 10 samples every 15 minutes from 1h: crosses the 2h boundary after 4 samples.
-    for i in 0..10 {
-        head.apply_sample(id, HOUR + i * 15 * 60_000, i as f64);
+    for with_files in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut head = Head::new(4, 2 * HOUR);
+        if with_files {
+            head.use_chunk_files(ChunkFiles::open(dir.path()).unwrap());
+        }
+        let id = head.create(&labels(&[("__name__", "x")]), None);
+        // 10 samples every 15 minutes from 1h: crosses the 2h boundary after 4 samples.
+        for i in 0..10 {
+            head.apply_sample(id, HOUR + i * 15 * 60_000, i as f64);
+        }
+        let series = head.series(id).unwrap();
+        assert!(series.chunks.iter().all(|c| c.max_t < 2 * HOUR || c.min_t >= 2 * HOUR), "no chunk straddles 2h");
+        assert!(
+            series.chunks.iter().all(|c| matches!(c.bytes, ChunkBytes::File { .. }) == with_files),
+            "closed chunks are in files exactly when the head has them: {:?}",
+            series.chunks
+        );
+        let ids = head.plan_cut(0, 2 * HOUR);
+        assert_eq!(ids, [id]);
+        let mut block = Vec::new();
+        head.snapshot_series(&ids, 0, 2 * HOUR, &mut block);
+        let mut samples = Vec::new();
+        block[0].samples(0, 2 * HOUR, &mut samples, &mut Vec::new()).unwrap();
+        assert_eq!(samples, (0..4).map(|i| Sample::new(HOUR + i * 15 * 60_000, i as f64)).collect::<Vec<_>>());
+        assert_eq!(block[0].labels, [(Arc::from("__name__"), Arc::from("x"))]);
+        drop(block);
+        head.truncate_before(2 * HOUR);
+        let mut samples = Vec::new();
+        head.series(id).unwrap().samples_in(0, i64::MAX, &mut samples);
+        assert_eq!(samples, (4..10).map(|i| Sample::new(HOUR + i * 15 * 60_000, i as f64)).collect::<Vec<_>>());
+        assert_eq!(head.check_sample(id, HOUR, 1.0, 10 * HOUR), SampleVerdict::TooOld, "cut ranges are closed");
+        if with_files {
+            // The second chunk (from 2h) is still referenced, so the one segment stays.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+            head.apply_sample(id, 5 * HOUR, 1.0);
+            head.truncate_before(5 * HOUR);
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a segment with no live chunk is deleted");
+        }
     }
-    let series = head.series(id).unwrap();
-    assert!(series.chunks.iter().all(|c| c.max_t < 2 * HOUR || c.min_t >= 2 * HOUR), "no chunk straddles 2h");
-    let ids = head.plan_cut(0, 2 * HOUR);
-    assert_eq!(ids, [id]);
-    let mut block = Vec::new();
-    head.snapshot_series(&ids, 0, 2 * HOUR, &mut block);
-    let mut samples = Vec::new();
-    block[0].samples(0, 2 * HOUR, &mut samples);
-    assert_eq!(samples.len(), 4);
-    assert_eq!(block[0].labels, [(Arc::from("__name__"), Arc::from("x"))]);
-    head.truncate_before(2 * HOUR);
-    let mut samples = Vec::new();
-    head.series(id).unwrap().samples_in(0, i64::MAX, &mut samples);
-    assert_eq!(samples.len(), 6);
-    assert_eq!(samples[0].timestamp_ms, 2 * HOUR);
-    assert_eq!(head.check_sample(id, HOUR, 1.0, 10 * HOUR), SampleVerdict::TooOld, "cut ranges are closed");
 }
 
 #[test]

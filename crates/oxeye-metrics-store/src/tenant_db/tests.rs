@@ -293,3 +293,37 @@ fn a_cut_fetching_many_batches_writes_every_sample_in_label_order_and_checkpoint
     let reopened = open(dir.path(), &options);
     assert_eq!(select_all(&reopened, "m"), with_head);
 }
+
+#[test]
+fn closed_chunks_live_in_head_chunk_files_which_restarts_do_not_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options(dir.path());
+    options.samples_per_head_chunk = 2;
+    let chunks_dir = dir.path().join(files::HEAD_CHUNKS_DIR);
+    let file_count = || std::fs::read_dir(&chunks_dir).unwrap().count();
+    let db = open(dir.path(), &options);
+    for step in 0..7 {
+        let t = NOW - 60 * 60_000 + step * 60_000;
+        assert!(db.append(&wide_batch(10, t, step as f64), NOW).unwrap().rejections.is_empty());
+    }
+    let head = db.lock_head();
+    let series = head.series(head.lookup(&Labels::from_pairs([("__name__", "m"), ("i", "3")]).unwrap()).unwrap());
+    let chunks = &series.unwrap().chunks;
+    assert_eq!(chunks.len(), 3, "7 samples at 2 a chunk: 3 closed chunks and an open one");
+    assert!(chunks.iter().all(|c| matches!(c.bytes, crate::head::ChunkBytes::File { .. })), "{chunks:?}");
+    drop(head);
+    assert_eq!(file_count(), 1);
+    let before = select_all(&db, "m");
+    assert_eq!(before.len(), 10);
+    assert!(before.iter().all(|(_, samples)| samples.len() == 7), "{before:?}");
+
+    // The checkpoint copies the chunks out of the files; a restart deletes the files and does not miss them.
+    db.checkpoint().unwrap();
+    drop(db);
+    std::fs::write(chunks_dir.join("00000001"), b"garbage a restart must not read").unwrap();
+    let db = open(dir.path(), &options);
+    assert_eq!(select_all(&db, "m"), before);
+    db.flush().unwrap();
+    assert_eq!(select_all(&db, "m"), before);
+    assert_eq!(file_count(), 0, "nothing is left in the head, so no chunk file either");
+}

@@ -90,7 +90,18 @@ fn a_checkpoint_replaces_the_segments_it_covers() {
     wal.append(&framed(&[b"old-1", b"old-2"])).unwrap();
     let through = wal.cut_segment().unwrap();
     wal.append(&framed(&[b"new-1"])).unwrap();
-    wal.write_checkpoint(through, [b"state".as_slice()]).unwrap();
+    let failed = wal.write_checkpoint(
+        through,
+        [Ok(b"partial".as_slice()), Err(WalError::io(dir.path(), std::io::Error::other("source unreadable")))],
+    );
+    assert!(matches!(failed, Err(WalError::Io { .. })), "{failed:?}");
+    let (records, _) = replay_all(dir.path());
+    assert_eq!(
+        records,
+        [b"old-1".to_vec(), b"old-2".to_vec(), b"new-1".to_vec()],
+        "a failed checkpoint replaces nothing"
+    );
+    wal.write_checkpoint(through, [Ok(b"state".as_slice())]).unwrap();
     drop(wal);
     let (records, stats) = replay_all(dir.path());
     assert_eq!(records, vec![b"state".to_vec(), b"new-1".to_vec()]);

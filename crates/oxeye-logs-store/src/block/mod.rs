@@ -17,7 +17,7 @@ pub(crate) use writer::BlockWriter;
 /// First bytes of a block file, and last-but-four of its footer.
 pub(crate) const BLOCK_MAGIC: [u8; 4] = *b"OXLB";
 /// The block format version written by this code.
-pub(crate) const BLOCK_FORMAT_VERSION: u8 = 2;
+pub(crate) const BLOCK_FORMAT_VERSION: u8 = 3;
 /// The oldest block format version this code reads.
 pub(crate) const BLOCK_FORMAT_OLDEST_READ: u8 = 1;
 /// Magic (4) + version (1) + reserved (3).

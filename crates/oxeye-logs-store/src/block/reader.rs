@@ -194,7 +194,9 @@ impl Block {
             return Err(self.corrupt("number column count differs from the page's rows"));
         }
         self.decompress_numbers(page.timestamps, rows, &mut scratch.timestamps, stats)?;
-        self.decompress_numbers(page.line_lengths, rows, &mut scratch.line_lengths, stats)?;
+        if !self.newline_terminated(page) {
+            self.decompress_numbers(page.line_lengths, rows, &mut scratch.line_lengths, stats)?;
+        }
         let mut lines = std::mem::take(&mut scratch.lines);
         let mut metadata = std::mem::take(&mut scratch.metadata);
         metadata.clear();
@@ -204,8 +206,14 @@ impl Block {
         result
     }
 
+    /// Whether the page's lines are newline-terminated in its text, with no length column (format 3).
+    fn newline_terminated(&self, page: &PageMeta) -> bool {
+        self.format_version >= 3 && page.line_lengths.compressed_len == 0
+    }
+
     /// Decompresses a page's lines into `lines` and its metadata, in format 1's row layout, into `metadata`
-    /// (left empty when the page has none). `scratch.line_lengths` must hold the page's line lengths.
+    /// (left empty when the page has none). `scratch.line_lengths` must hold the page's line lengths, unless the
+    /// lines are newline-terminated: then they are found here (and the newlines removed).
     fn load_text(
         &self,
         page: &PageMeta,
@@ -225,12 +233,18 @@ impl Block {
         let text_len = page.lines.raw_len.checked_add(page.metadata.raw_len);
         let Some(text_len) = text_len else { return Err(self.corrupt("text column too long")) };
         self.decompress(ColumnRef { raw_len: text_len, ..page.lines }, lines, scratch, stats)?;
+        let kept = if self.newline_terminated(page) {
+            split_terminated_lines(&mut lines[..lines_len], page.rows as usize, &mut scratch.line_lengths).ok_or_else(
+                || self.corrupt(&format!("page at offset {}: lines not newline-terminated", page.lines.offset)),
+            )?
+        } else {
+            lines_len
+        };
         if page.metadata.raw_len > 0 {
-            let (line_text, section) = lines.split_at(lines_len);
-            decode_into_rows(section, line_text, &scratch.line_lengths, metadata)
+            decode_into_rows(&lines[lines_len..], &lines[..kept], &scratch.line_lengths, metadata)
                 .map_err(|reason| self.corrupt(&format!("page at offset {}: {reason}", page.lines.offset)))?;
         }
-        lines.truncate(lines_len);
+        lines.truncate(kept);
         Ok(())
     }
 
@@ -344,6 +358,25 @@ impl Block {
         }
         Ok(ControlFlow::Continue(()))
     }
+}
+
+/// Turns `rows` newline-terminated lines at the start of `text` into the lines back to back (moved to the front
+/// in place) and their lengths in `lengths`; returns the bytes they take. `None` if `text` is not exactly `rows`
+/// newline-terminated lines.
+pub(crate) fn split_terminated_lines(text: &mut [u8], rows: usize, lengths: &mut Vec<u32>) -> Option<usize> {
+    lengths.clear();
+    let (mut start, mut write) = (0, 0);
+    while let Some(len) = memchr::memchr(b'\n', &text[start..]) {
+        if lengths.len() == rows {
+            return None;
+        }
+        let end = start + len;
+        text.copy_within(start..end, write);
+        lengths.push(len as u32);
+        write += len;
+        start = end + 1;
+    }
+    (lengths.len() == rows && start == text.len()).then_some(write)
 }
 
 /// Advances past one row's metadata (`count, (str, str)*`).

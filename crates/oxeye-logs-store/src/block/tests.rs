@@ -133,13 +133,20 @@ fn damaged_files_are_refused_with_the_reason() {
 }
 
 #[test]
-fn format_1_blocks_are_still_read() {
-    // Written by the format 1 writer (commit 3dc0688): two streams, metadata in its own frame.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("0000000000000001.olb");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/src/block/testdata/v1.olb"), &path).unwrap();
-    let block = Block::open(&path).unwrap();
-    assert_eq!((block.format_version, block.wal_through), (1, 3));
+fn format_1_and_2_blocks_are_still_read() {
+    // Written by the format 1 writer (commit 3dc0688; metadata in its own frame) and the format 2 writer (commit
+    // 874e27a; metadata after the lines, line lengths in a pco column), with the same two streams.
+    for (file, version) in [("v1.olb", 1), ("v2.olb", 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0000000000000001.olb");
+        std::fs::copy(format!("{}/src/block/testdata/{file}", env!("CARGO_MANIFEST_DIR")), &path).unwrap();
+        let block = Block::open(&path).unwrap();
+        assert_eq!((block.format_version, block.wal_through), (version, 3));
+        assert_old_format_block_rows(&block);
+    }
+}
+
+fn assert_old_format_block_rows(block: &Block) {
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let (rows, _) = scan(&block, &request(vec![Matcher::regex("app", ".+").unwrap()], 0, i64::MAX, Default::default()));
     let pairs = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>();
@@ -160,6 +167,56 @@ fn format_1_blocks_are_still_read() {
 }
 
 #[test]
+fn lines_are_newline_terminated_unless_an_entry_spans_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0000000000000001.olb");
+    let mut writer = BlockWriter::create(&path).unwrap();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let single = Labels::from_pairs([("app", "a-single")]).unwrap();
+    let multi = Labels::from_pairs([("app", "b-multi")]).unwrap();
+    let single_rows: Vec<(i64, String)> =
+        vec![(1, format!("GET / trace={trace}")), (2, String::new()), (3, "ü".into()), (4, String::new())];
+    let multi_rows: Vec<(i64, String)> = vec![
+        (1, "panic: boom\n\tat main.go:12\n".into()),
+        (2, String::new()),
+        (3, format!("\n{trace}\n")),
+        (4, "last".into()),
+    ];
+    for (labels, rows) in [(&single, &single_rows), (&multi, &multi_rows)] {
+        writer.begin_stream(labels).unwrap();
+        for (t, line) in rows {
+            let metadata: &[(&str, &str)] = if line.contains(trace) { &[("trace_id", trace)] } else { &[] };
+            writer.push_row(*t, line, metadata).unwrap();
+        }
+    }
+    let block = Block::open(&writer.finish(0).unwrap()).unwrap();
+    assert_eq!(block.format_version, 3);
+    assert_eq!(block.pages.len(), 2);
+    assert_eq!(block.pages[0].line_lengths.compressed_len, 0, "no length column when no line holds a newline");
+    assert!(block.pages[1].line_lengths.compressed_len > 0, "a multi-line entry keeps the length column");
+    for (labels, rows) in [(&single, &single_rows), (&multi, &multi_rows)] {
+        let matcher = Matcher::equal("app", labels.get("app").unwrap());
+        let (got, _) = scan(&block, &request(vec![matcher], 0, i64::MAX, Default::default()));
+        let got: Vec<(i64, String, usize)> = got.into_iter().map(|r| (r.1, r.2, r.3.len())).collect();
+        let want: Vec<(i64, String, usize)> =
+            rows.iter().map(|(t, line)| (*t, line.clone(), usize::from(line.contains(trace)))).collect();
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn newline_terminated_text_is_checked_against_the_row_count() {
+    use super::reader::split_terminated_lines;
+    let mut lengths = Vec::new();
+    let mut text = b"ab\n\nc\n".to_vec();
+    assert_eq!(split_terminated_lines(&mut text, 3, &mut lengths), Some(3));
+    assert_eq!((&text[..3], &lengths[..]), (&b"abc"[..], &[2, 0, 1][..]));
+    assert_eq!(split_terminated_lines(&mut b"ab\nc\n".to_vec(), 3, &mut lengths), None, "too few lines");
+    assert_eq!(split_terminated_lines(&mut b"a\nb\nc\n".to_vec(), 2, &mut lengths), None, "too many lines");
+    assert_eq!(split_terminated_lines(&mut b"a\nb".to_vec(), 2, &mut lengths), None, "unterminated last line");
+}
+
+#[test]
 fn unknown_format_versions_are_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let block = write_sample_block(dir.path());
@@ -170,7 +227,7 @@ fn unknown_format_versions_are_refused_with_a_clear_error() {
     bytes[4] = 9;
     std::fs::write(&path, &bytes).unwrap();
     let error = Block::open(&path).unwrap_err().to_string();
-    assert!(error.contains("unsupported block format version 9 (this build reads versions 1 to 2)"), "{error}");
+    assert!(error.contains("unsupported block format version 9 (this build reads versions 1 to 3)"), "{error}");
 }
 
 #[test]

@@ -148,7 +148,7 @@ fn format_1_and_2_blocks_are_still_read() {
 
 fn assert_old_format_block_rows(block: &Block) {
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let (rows, _) = scan(&block, &request(vec![Matcher::regex("app", ".+").unwrap()], 0, i64::MAX, Default::default()));
+    let (rows, _) = scan(block, &request(vec![Matcher::regex("app", ".+").unwrap()], 0, i64::MAX, Default::default()));
     let pairs = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>();
     let want = vec![
         (
@@ -162,7 +162,7 @@ fn assert_old_format_block_rows(block: &Block) {
     ];
     assert_eq!(rows, want);
     let hints = LogFilterHints { metadata_equals: vec![("trace_id".into(), trace.into())], ..Default::default() };
-    let (rows, _) = scan(&block, &request(vec![Matcher::equal("app", "api")], 0, i64::MAX, hints));
+    let (rows, _) = scan(block, &request(vec![Matcher::equal("app", "api")], 0, i64::MAX, hints));
     assert_eq!(rows.len(), 2, "one page: both rows come back, the engine filters");
 }
 

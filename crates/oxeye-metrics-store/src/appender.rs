@@ -92,8 +92,27 @@ impl TenantDb {
             rejections: Vec::new(),
             in_range: Vec::new(),
         };
+        // Keys are hashed before the head is locked.
+        let key_hashes: Vec<u128> = inputs
+            .iter()
+            .map(|input| match input {
+                SeriesInput::Keyed { key, .. } => self.key_hasher.hash(key),
+                _ => 0,
+            })
+            .collect();
         let sequence = {
             let mut head = self.lock_head();
+            // Known keys are resolved in one pass and their series touched in another before any append: the
+            // lookups are independent, so their cache misses overlap instead of coming one after another.
+            let known: Vec<Option<u32>> = inputs
+                .iter()
+                .zip(&key_hashes)
+                .map(|(input, hash)| match input {
+                    SeriesInput::Keyed { .. } => head.series_for_key(*hash),
+                    _ => None,
+                })
+                .collect();
+            std::hint::black_box(known.iter().flatten().fold(0, |acc, id| acc ^ head.touch(*id)));
             for (index, input) in inputs.iter().enumerate() {
                 match input {
                     SeriesInput::Owned(series) => {
@@ -106,8 +125,10 @@ impl TenantDb {
                             appender.owned(&mut head, &series);
                         }
                     },
-                    SeriesInput::Keyed { key, samples } => {
-                        if let Some(id) = head.series_for_key(key) {
+                    SeriesInput::Keyed { samples, .. } => {
+                        // A key unknown before this batch may have been learnt from an earlier series of it.
+                        let hash = key_hashes[index];
+                        if let Some(id) = known[index].or_else(|| head.series_for_key(hash)) {
                             appender.known(&mut head, id, samples);
                             continue;
                         }
@@ -116,7 +137,7 @@ impl TenantDb {
                             Ok(None) => {}
                             Ok(Some(series)) => {
                                 if let Some(id) = appender.owned(&mut head, &series) {
-                                    head.remember_key(key, id);
+                                    head.remember_key(hash, id);
                                 }
                             }
                         }
@@ -287,9 +308,8 @@ impl Appender<'_> {
     /// Judges and applies the samples in `self.in_range` for series `id`.
     fn accept_in_range(&mut self, head: &mut Head, id: u32, refused: &mut Refusals) {
         for sample in &self.in_range {
-            match head.check_sample(id, sample.timestamp_ms, sample.value, self.ooo_window_ms) {
+            match head.offer_sample(id, sample.timestamp_ms, sample.value, self.ooo_window_ms) {
                 SampleVerdict::InOrder | SampleVerdict::OutOfOrder => {
-                    head.apply_sample(id, sample.timestamp_ms, sample.value);
                     self.samples.push((id, sample.timestamp_ms, sample.value));
                 }
                 SampleVerdict::Duplicate => {}

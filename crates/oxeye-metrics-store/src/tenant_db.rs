@@ -10,7 +10,7 @@ use oxeye_model::{RejectReason, Rejection, TenantId};
 use oxeye_wal::{Wal, WalError, WalOptions};
 
 use crate::block::{Block, BlockWriter, CompactionInfo, files, new_block_id};
-use crate::head::{CheckpointSnapshot, ChunkFiles, Head, HeadStats};
+use crate::head::{CheckpointSnapshot, ChunkFiles, Head, HeadStats, KeyHasher};
 use crate::wal_records::{self, Record};
 use crate::{Limits, StoreError, StoreOptions};
 
@@ -56,6 +56,8 @@ pub struct TenantDb {
     maintenance: Mutex<()>,
     pub(crate) rate: Mutex<RateLimiter>,
     pub(crate) stats: TenantStats,
+    /// Hashes senders' label encodings for the head's key map (outside the head lock).
+    pub(crate) key_hasher: KeyHasher,
 }
 
 impl TenantDb {
@@ -94,6 +96,7 @@ impl TenantDb {
             maintenance: Mutex::new(()),
             rate: Mutex::new(RateLimiter { tokens: 0.0, last: Instant::now() }),
             stats,
+            key_hasher: KeyHasher::default(),
         })
     }
 

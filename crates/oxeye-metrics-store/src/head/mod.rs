@@ -6,6 +6,7 @@
 //! applies the same changes here.
 
 mod chunk_files;
+mod key_hash;
 mod series;
 mod stats;
 
@@ -22,6 +23,7 @@ use crate::StoreError;
 use crate::hash::FastHashBuilder;
 use crate::postings::PostingsIndex;
 pub(crate) use chunk_files::{ChunkBytes, ChunkFiles};
+pub(crate) use key_hash::KeyHasher;
 pub(crate) use series::{MemSeries, dedup_by_timestamp, overlap_share};
 pub use stats::HeadStats;
 
@@ -149,7 +151,6 @@ pub(crate) struct Head {
     /// Series named by a sender's label encoding (see `appender.rs`), by a 128-bit seeded hash of the key;
     /// cleared whenever series are removed.
     series_by_key: HashMap<u128, u32, FastHashBuilder>,
-    key_hashers: (FastHashBuilder, FastHashBuilder),
     hasher: FastHashBuilder,
     next_id: u32,
     /// Newest timestamp appended (`i64::MIN` when empty).
@@ -172,7 +173,6 @@ impl Head {
             by_hash_collisions: HashMap::default(),
             postings: HashMap::new(),
             series_by_key: HashMap::default(),
-            key_hashers: (FastHashBuilder::default(), FastHashBuilder::default()),
             hasher: FastHashBuilder::default(),
             next_id: 1,
             max_t: i64::MIN,
@@ -202,21 +202,26 @@ impl Head {
         hasher.finish()
     }
 
-    /// The series a sender's label encoding named before, if it is still in the head.
-    pub fn series_for_key(&self, key: &[u8]) -> Option<u32> {
-        self.series_by_key.get(&self.key_hash(key)).copied()
+    /// The series a sender's label encoding named before, if it is still in the head (`hash`: the encoding's
+    /// [`KeyHasher`] hash).
+    pub fn series_for_key(&self, hash: u128) -> Option<u32> {
+        self.series_by_key.get(&hash).copied()
     }
 
-    /// Remembers that `key` names series `id`.
-    pub fn remember_key(&mut self, key: &[u8], id: u32) {
-        self.series_by_key.insert(self.key_hash(key), id);
+    /// Remembers that the encoding with `hash` names series `id`.
+    pub fn remember_key(&mut self, hash: u128, id: u32) {
+        self.series_by_key.insert(hash, id);
     }
 
-    /// Two independently seeded 64-bit hashes: keys are identified by 128 bits rather than stored, which saves
-    /// ~200 bytes per series; a collision among even 10⁹ keys has a probability below 10⁻²⁰.
-    fn key_hash(&self, key: &[u8]) -> u128 {
-        let (first, second) = &self.key_hashers;
-        (u128::from(first.hash_one(key)) << 64) | u128::from(second.hash_one(key))
+    /// Reads the memory an append to series `id` touches first (its entry and the end of its open chunk), so that
+    /// a caller can load the entries of many series before appending to any: the loads are independent, so the
+    /// processor overlaps their cache misses, which are most of an append's time on a large head.
+    #[inline]
+    pub fn touch(&self, id: u32) -> u64 {
+        self.series.get(&id).map_or(0, |series| {
+            let tail = series.open.as_ref().map_or(0, |open| open.appender.bytes().last().copied().unwrap_or(0));
+            series.max_t as u64 ^ u64::from(tail)
+        })
     }
 
     /// The id of the series with exactly these labels, if it is in the head.
@@ -289,30 +294,34 @@ impl Head {
         Labels::from_sorted_unchecked(labels)
     }
 
-    /// Judges a sample for series `id` given the tenant's out-of-order window.
+    /// Judges a sample for series `id` given the tenant's out-of-order window (writes use
+    /// [`Head::offer_sample`]).
+    #[cfg(test)]
     pub fn check_sample(&self, id: u32, timestamp: i64, value: f64, out_of_order_window_ms: i64) -> SampleVerdict {
-        let Some(series) = self.series.get(&id) else {
+        match self.series.get(&id) {
+            Some(series) => judge(series, self.max_t, self.min_valid_time, timestamp, value, out_of_order_window_ms),
+            None => SampleVerdict::InOrder,
+        }
+    }
+
+    /// [`Head::check_sample`], then [`Head::apply_sample`] if the verdict accepts it, finding the series once.
+    pub fn offer_sample(&mut self, id: u32, timestamp: i64, value: f64, out_of_order_window_ms: i64) -> SampleVerdict {
+        let Some(series) = self.series.get_mut(&id) else {
             return SampleVerdict::InOrder;
         };
-        if timestamp > series.max_t {
-            return if timestamp < self.min_valid_time { SampleVerdict::TooOld } else { SampleVerdict::InOrder };
-        }
-        if timestamp == series.max_t {
-            return if value.to_bits() == series.last_value_bits {
-                SampleVerdict::Duplicate
-            } else {
-                SampleVerdict::Conflict
-            };
-        }
-        let window_start = self.max_t.saturating_sub(out_of_order_window_ms).max(self.min_valid_time);
-        if out_of_order_window_ms > 0 && timestamp >= window_start {
-            if series.out_of_order.iter().any(|s| s.timestamp_ms == timestamp) {
-                return SampleVerdict::Duplicate;
+        let verdict = judge(series, self.max_t, self.min_valid_time, timestamp, value, out_of_order_window_ms);
+        match verdict {
+            SampleVerdict::InOrder => {
+                let files = self.chunk_files.as_mut();
+                series.append(timestamp, value, self.samples_per_chunk, self.block_range_ms, files);
             }
-            SampleVerdict::OutOfOrder
-        } else {
-            SampleVerdict::TooOld
+            SampleVerdict::OutOfOrder => {
+                series.insert_out_of_order(Sample::new(timestamp, value));
+            }
+            _ => return verdict,
         }
+        self.max_t = self.max_t.max(timestamp);
+        verdict
     }
 
     /// Applies a sample already judged acceptable (or replayed from the WAL).
@@ -521,6 +530,37 @@ impl Head {
         let mut names: Vec<String> = self.postings.keys().map(|id| self.symbols.resolve(*id).to_string()).collect();
         names.sort_unstable();
         names
+    }
+}
+
+/// The verdict on a sample for `series` in a head whose newest sample is at `head_max_t`.
+#[inline]
+fn judge(
+    series: &MemSeries,
+    head_max_t: i64,
+    min_valid_time: i64,
+    timestamp: i64,
+    value: f64,
+    out_of_order_window_ms: i64,
+) -> SampleVerdict {
+    if timestamp > series.max_t {
+        return if timestamp < min_valid_time { SampleVerdict::TooOld } else { SampleVerdict::InOrder };
+    }
+    if timestamp == series.max_t {
+        return if value.to_bits() == series.last_value_bits {
+            SampleVerdict::Duplicate
+        } else {
+            SampleVerdict::Conflict
+        };
+    }
+    let window_start = head_max_t.saturating_sub(out_of_order_window_ms).max(min_valid_time);
+    if out_of_order_window_ms > 0 && timestamp >= window_start {
+        if series.out_of_order.iter().any(|s| s.timestamp_ms == timestamp) {
+            return SampleVerdict::Duplicate;
+        }
+        SampleVerdict::OutOfOrder
+    } else {
+        SampleVerdict::TooOld
     }
 }
 

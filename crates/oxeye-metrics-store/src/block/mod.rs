@@ -36,6 +36,9 @@ pub(crate) mod files {
     pub const ENCODING_XOR: u8 = 1;
     /// Chunk encoding: pco timestamp and value streams (see `oxeye_codec::pco_chunk`).
     pub const ENCODING_PCO: u8 = 2;
+    /// Chunk encoding: regular timestamps as first + step, values as a pco stream (see
+    /// `oxeye_codec::pco_chunk::encode_regular`).
+    pub const ENCODING_PCO_REGULAR: u8 = 3;
 }
 
 #[cfg(test)]

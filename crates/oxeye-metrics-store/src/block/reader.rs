@@ -7,7 +7,7 @@ use oxeye_codec::varint::{get_bytes, get_uvarint, get_varint};
 use oxeye_codec::xor_chunk::XorIterator;
 use oxeye_model::{Label, Labels, Sample};
 
-use super::files::{self, CHUNKS_MAGIC, ENCODING_PCO, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
+use super::files::{self, CHUNKS_MAGIC, ENCODING_PCO, ENCODING_PCO_REGULAR, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
 use super::meta::BlockMeta;
 use crate::StoreError;
 use crate::postings::PostingsIndex;
@@ -179,7 +179,9 @@ impl Block {
                 let data = &self.chunks[c.offset as usize..(c.offset + c.len) as usize];
                 let count = match data.split_first() {
                     Some((&ENCODING_XOR, encoded)) => oxeye_codec::xor_chunk::chunk_len(encoded).unwrap_or(0),
-                    Some((&ENCODING_PCO, encoded)) => oxeye_codec::pco_chunk::sample_count(encoded).unwrap_or(0),
+                    Some((&(ENCODING_PCO | ENCODING_PCO_REGULAR), encoded)) => {
+                        oxeye_codec::pco_chunk::sample_count(encoded).unwrap_or(0)
+                    }
                     _ => 0,
                 };
                 crate::head::overlap_share(count, c.min_t, c.max_t, start, end)
@@ -229,11 +231,15 @@ impl Block {
                         }
                     }
                 }
-                ENCODING_PCO => {
+                ENCODING_PCO | ENCODING_PCO_REGULAR => {
                     let BlockDecodeScratch { timestamps, values } = scratch;
                     timestamps.clear();
                     values.clear();
-                    oxeye_codec::pco_chunk::decode(encoded, timestamps, values).map_err(corrupt)?;
+                    if *encoding == ENCODING_PCO {
+                        oxeye_codec::pco_chunk::decode(encoded, timestamps, values).map_err(corrupt)?;
+                    } else {
+                        oxeye_codec::pco_chunk::decode_regular(encoded, timestamps, values).map_err(corrupt)?;
+                    }
                     // Timestamps are sorted: the samples in range are one contiguous run.
                     let from = timestamps.partition_point(|t| *t < start);
                     let to = timestamps.partition_point(|t| *t <= end);

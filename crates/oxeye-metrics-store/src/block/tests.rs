@@ -63,7 +63,7 @@ fn corrupt_index_and_chunks_are_detected() {
     let (dir, block) = write_and_open(&series);
     let block_dir = block.dir.clone();
     let chunks = std::fs::read(block_dir.join(files::CHUNKS)).unwrap();
-    assert_eq!(chunks[8], files::ENCODING_PCO, "a regular 100-sample series compresses better with pco");
+    assert_eq!(chunks[8], files::ENCODING_PCO_REGULAR, "a 100-sample series at a constant step: pco values, a step");
     drop(block);
     let index_path = block_dir.join(files::INDEX);
     let mut index = std::fs::read(&index_path).unwrap();

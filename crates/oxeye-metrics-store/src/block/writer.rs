@@ -12,7 +12,7 @@ use oxeye_codec::xor_chunk::{MAX_SAMPLES_PER_CHUNK, encode_chunk};
 use oxeye_model::Labels;
 use oxeye_model::Sample;
 
-use super::files::{self, CHUNKS_MAGIC, ENCODING_PCO, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
+use super::files::{self, CHUNKS_MAGIC, ENCODING_PCO, ENCODING_PCO_REGULAR, ENCODING_XOR, FORMAT_VERSION, INDEX_MAGIC};
 use super::meta::{BlockMeta, BlockStats, CompactionInfo};
 use crate::StoreError;
 
@@ -65,7 +65,8 @@ impl BlockWriter {
     }
 
     /// Adds one series: its labels (sorted by name; the series must sort after the previous one) and its samples
-    /// (sorted, unique timestamps). Each chunk is encoded with pco ([`ENCODING_PCO`]) unless Gorilla
+    /// (sorted, unique timestamps). Each chunk is encoded with pco ([`ENCODING_PCO`], or [`ENCODING_PCO_REGULAR`] when
+    /// its timestamps are at a constant step) unless Gorilla
     /// ([`ENCODING_XOR`]) is smaller, which happens for very short chunks.
     pub fn add<'a>(
         &mut self,
@@ -90,8 +91,13 @@ impl BlockWriter {
             self.timestamps.extend(part.iter().map(|s| s.timestamp_ms));
             self.values.extend(part.iter().map(|s| s.value));
             self.buffer.clear();
-            self.buffer.push(ENCODING_PCO);
-            let pco_ok = pco_chunk::encode(&mut self.buffer, &self.timestamps, &self.values).is_ok();
+            let pco_ok = if pco_chunk::regular_interval(&self.timestamps).is_some() {
+                self.buffer.push(ENCODING_PCO_REGULAR);
+                pco_chunk::encode_regular(&mut self.buffer, &self.timestamps, &self.values).is_ok()
+            } else {
+                self.buffer.push(ENCODING_PCO);
+                pco_chunk::encode(&mut self.buffer, &self.timestamps, &self.values).is_ok()
+            };
             // pco's fixed overhead (its headers) only loses to Gorilla on short chunks; only then try both.
             if !pco_ok || part.len() < PCO_ALWAYS_SMALLER_FROM {
                 self.xor_buffer.clear();

@@ -109,6 +109,17 @@ impl<'a> BitReader<'a> {
         if self.position + count as usize > self.bit_len {
             return Err(DecodeError::UnexpectedEof { offset: self.position / 8 });
         }
+        // Fast path: the bits lie within the 8 bytes from the current byte (always, but for the last bytes of the
+        // stream and a 64-bit read that is not byte-aligned): one unaligned big-endian load and two shifts.
+        let (byte_index, shift) = (self.position / 8, (self.position % 8) as u32);
+        if count > 0
+            && count + shift <= 64
+            && let Some(word) = self.bytes.get(byte_index..byte_index + 8)
+        {
+            let word = u64::from_be_bytes(word.try_into().unwrap_or([0; 8]));
+            self.position += count as usize;
+            return Ok((word << shift) >> (64 - count));
+        }
         let mut value: u64 = 0;
         let mut remaining = count;
         while remaining > 0 {
@@ -122,6 +133,27 @@ impl<'a> BitReader<'a> {
             remaining -= take;
         }
         Ok(value)
+    }
+
+    /// Reads bits while they are 1, at most `max` (≤ 56) of them, and the 0 that stops them if fewer; returns the
+    /// number of 1 bits (a unary prefix, as Gorilla's timestamp codes use).
+    #[inline]
+    pub fn read_ones(&mut self, max: u32) -> Result<u32, DecodeError> {
+        debug_assert!(max <= 56);
+        let (byte_index, shift) = (self.position / 8, (self.position % 8) as u32);
+        if self.position + max as usize + 1 <= self.bit_len
+            && let Some(word) = self.bytes.get(byte_index..byte_index + 8)
+        {
+            let word = u64::from_be_bytes(word.try_into().unwrap_or([0; 8])) << shift;
+            let ones = (!word).leading_zeros().min(max);
+            self.position += (ones + u32::from(ones < max)) as usize;
+            return Ok(ones);
+        }
+        let mut ones = 0;
+        while ones < max && self.read_bit()? {
+            ones += 1;
+        }
+        Ok(ones)
     }
 
     /// The byte offset of the next unread bit, rounded up.
@@ -154,6 +186,38 @@ mod tests {
             for (value, count) in &items {
                 let mask = if *count == 64 { u64::MAX } else { (1u64 << count) - 1 };
                 prop_assert_eq!(reader.read_bits(*count).unwrap(), value & mask);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn unary_prefixes_read_like_bit_by_bit(bits in proptest::collection::vec(any::<bool>(), 0..200), max in 1u32..=8) {
+            let mut writer = BitWriter::new();
+            for bit in &bits {
+                writer.write_bit(*bit);
+            }
+            let bytes = writer.into_bytes();
+            let (mut fast, mut slow) = (BitReader::new(&bytes), BitReader::new(&bytes));
+            loop {
+                let mut expected = 0;
+                let slow_result = loop {
+                    if expected == max {
+                        break Ok(expected);
+                    }
+                    match slow.read_bit() {
+                        Ok(true) => expected += 1,
+                        Ok(false) => break Ok(expected),
+                        Err(e) => break Err(e),
+                    }
+                };
+                let fast_result = fast.read_ones(max);
+                prop_assert_eq!(fast_result.is_ok(), slow_result.is_ok());
+                if fast_result.is_err() {
+                    break;
+                }
+                prop_assert_eq!(fast_result.unwrap(), slow_result.unwrap());
+                prop_assert_eq!(fast.position, slow.position);
             }
         }
     }

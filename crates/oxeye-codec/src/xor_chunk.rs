@@ -246,10 +246,7 @@ impl<'a> XorIterator<'a> {
                 self.read_value()?;
             }
             _ => {
-                let mut prefix_len = 0;
-                while prefix_len < 4 && self.reader.read_bit()? {
-                    prefix_len += 1;
-                }
+                let prefix_len = self.reader.read_ones(4)?;
                 let delta_of_delta = match prefix_len {
                     0 => 0,
                     1 => sign_extend(self.reader.read_bits(14)?, 14),

@@ -141,7 +141,7 @@ impl<'a> BitReader<'a> {
     pub fn read_ones(&mut self, max: u32) -> Result<u32, DecodeError> {
         debug_assert!(max <= 56);
         let (byte_index, shift) = (self.position / 8, (self.position % 8) as u32);
-        if self.position + max as usize + 1 <= self.bit_len
+        if self.position + (max as usize) < self.bit_len
             && let Some(word) = self.bytes.get(byte_index..byte_index + 8)
         {
             let word = u64::from_be_bytes(word.try_into().unwrap_or([0; 8])) << shift;

@@ -47,34 +47,111 @@ pub fn write_timestamp(out: &mut String, timestamp_ms: i64) {
     if timestamp_ms < 0 {
         out.push('-');
     }
-    let _ = write!(out, "{}", magnitude / 1000);
-    let fraction = magnitude % 1000;
+    out.push_str(itoa::Buffer::new().format(magnitude / 1000));
+    let fraction = (magnitude % 1000) as u32;
     if fraction != 0 {
-        let _ = write!(out, ".{fraction:03}");
+        out.push('.');
+        for digit in [fraction / 100, fraction / 10 % 10, fraction % 10] {
+            out.push(char::from(b'0' + digit as u8));
+        }
     }
 }
 
 /// Go's `strconv.FormatFloat(value, 'f', -1, 64)`: shortest round-trip digits, never an exponent.
 pub fn format_float_f(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_string();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    format!("{value}")
+    let mut out = String::new();
+    push_float_f(&mut out, value);
+    out
 }
 
 /// Go's `strconv.FormatFloat(value, 'e', -1, 64)`: shortest digits, an exponent of at least two digits with its
 /// sign (`1e+21`, `1.5e-07`).
 fn format_float_e(value: f64) -> String {
-    let rust = format!("{value:e}");
-    let (mantissa, exponent) = rust.split_once('e').unwrap_or((&rust, "0"));
-    let (sign, digits) = match exponent.strip_prefix('-') {
-        Some(digits) => ('-', digits),
-        None => ('+', exponent),
+    let mut out = String::new();
+    push_float_e(&mut out, value);
+    out
+}
+
+/// The shortest decimal digits that round-trip to a finite `value`, as Go's `strconv` picks them (Ryū: the
+/// closest such digits, a tie going to the even digit — `core::fmt` rounds such ties up instead): the digits
+/// without leading or trailing zeros, and the position of the decimal point relative to them (`0.0125` is
+/// `("125", -1)`, `1250` is `("125", 4)`). Zero is `("0", 1)`.
+fn shortest_digits(value: f64, digits: &mut Vec<u8>) -> i32 {
+    digits.clear();
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(value.abs()).as_bytes();
+    // ryu writes `ddd.ddd`, `0.000ddd` or `d.ddde±x` (no exponent sign when positive).
+    let (mantissa, exponent) = match text.iter().position(|b| *b == b'e') {
+        Some(e) => {
+            let exponent = std::str::from_utf8(&text[e + 1..]).ok().and_then(|x| x.parse::<i32>().ok()).unwrap_or(0);
+            (&text[..e], exponent)
+        }
+        None => (text, 0),
     };
-    format!("{mantissa}e{sign}{digits:0>2}")
+    let point_in_mantissa = mantissa.iter().position(|b| *b == b'.').unwrap_or(mantissa.len()) as i32;
+    digits.extend(mantissa.iter().filter(|b| b.is_ascii_digit()));
+    let leading_zeros = digits.iter().take_while(|d| **d == b'0').count();
+    digits.drain(..leading_zeros);
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        digits.push(b'0');
+        return 1;
+    }
+    point_in_mantissa + exponent - leading_zeros as i32
+}
+
+/// Appends [`format_float_f`] of `value`.
+pub fn push_float_f(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+        return;
+    }
+    let mut digits = Vec::with_capacity(24);
+    let point = shortest_digits(value, &mut digits);
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    let digits = std::str::from_utf8(&digits).unwrap_or("0");
+    if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(digits);
+        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
+    } else {
+        out.push_str(&digits[..point as usize]);
+        out.push('.');
+        out.push_str(&digits[point as usize..]);
+    }
+}
+
+/// Appends [`format_float_e`] of a finite `value`.
+fn push_float_e(out: &mut String, value: f64) {
+    let mut digits = Vec::with_capacity(24);
+    let point = shortest_digits(value, &mut digits);
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    out.push(char::from(digits[0]));
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(std::str::from_utf8(&digits[1..]).unwrap_or(""));
+    }
+    let exponent = if digits == b"0" { 0 } else { point - 1 };
+    out.push('e');
+    out.push(if exponent < 0 { '-' } else { '+' });
+    let magnitude = exponent.unsigned_abs();
+    if magnitude < 10 {
+        out.push('0');
+    }
+    out.push_str(itoa::Buffer::new().format(magnitude));
 }
 
 /// Appends a sample value as a JSON string (`jsonutil.MarshalFloat`).
@@ -82,9 +159,9 @@ pub fn write_sample_value(out: &mut String, value: f64) {
     out.push('"');
     let magnitude = value.abs();
     if value.is_finite() && magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
-        out.push_str(&format_float_e(value));
+        push_float_e(out, value);
     } else {
-        out.push_str(&format_float_f(value));
+        push_float_f(out, value);
     }
     out.push('"');
 }
@@ -108,7 +185,7 @@ pub fn write_go_float(out: &mut String, value: f64) {
         }
         return;
     }
-    out.push_str(&format_float_f(value));
+    push_float_f(out, value);
 }
 
 /// Appends a [`serde_json::Value`] with Go's string escaping; object keys in the map's order.
@@ -224,6 +301,59 @@ mod tests {
         f(f64::NAN, "NaN");
         f(f64::INFINITY, "+Inf");
         f(f64::NEG_INFINITY, "-Inf");
+    }
+
+    #[test]
+    fn floats_have_the_shortest_round_trip_digits_with_ties_to_even() {
+        // Random bit patterns and values of every magnitude: the digits round-trip, are as few as core::fmt's
+        // (also shortest), and equal them except on an exact tie, where Go (Ryū) rounds to the even digit.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = vec![1e-5, 9.999999999999999e-6, 1e16, 9999999999999998.0, 0.3, 2.0 / 3.0, 1e15 + 0.5];
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values.push(f64::from_bits(state));
+            values.push((state >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((state % 40) as i32 - 12));
+        }
+        let (mut ties, mut checked) = (0, 0);
+        for value in values.into_iter().filter(|v| v.is_finite()) {
+            let (ours, std) = (format_float_f(value), format!("{value}"));
+            assert_eq!(ours.parse::<f64>().unwrap().to_bits(), value.to_bits(), "{ours} for {value:e}");
+            let significant =
+                |text: &str| text.trim_start_matches(['-', '0', '.']).replace('.', "").trim_end_matches('0').len();
+            assert_eq!(significant(&ours), significant(&std), "{ours} vs {std}");
+            if ours != std {
+                // A tie: the same digits but the last, one apart, ours even.
+                let (a, b) = (ours.as_bytes(), std.as_bytes());
+                let last = a.len() - 1;
+                assert!(a.len() == b.len() && a[..last] == b[..last], "{ours} vs {std}");
+                assert!(a[last].abs_diff(b[last]) == 1 && (a[last] - b'0').is_multiple_of(2), "{ours} vs {std}");
+                ties += 1;
+            }
+            checked += 1;
+            let e = format_float_e(value);
+            assert_eq!(e.parse::<f64>().unwrap().to_bits(), value.to_bits(), "{e} for {value:e}");
+        }
+        assert!(ties > 0 && ties * 100 < checked, "{ties} ties among {checked} values");
+        // 800142170491632.25 lies exactly between …632.2 and …632.3: Go writes the even one.
+        let tie = 800_142_170_491_632.0 + 0.25;
+        assert_eq!(format_float_f(tie), "800142170491632.2");
+        assert_eq!(format!("{tie}"), "800142170491632.3");
+    }
+
+    #[test]
+    fn timestamps_are_seconds_with_up_to_three_decimals() {
+        let f = |ms: i64| {
+            let mut out = String::new();
+            write_timestamp(&mut out, ms);
+            out
+        };
+        assert_eq!(f(1_795_392_307_500), "1795392307.500");
+        assert_eq!(f(1_795_392_307_000), "1795392307");
+        assert_eq!(f(1_795_392_307_007), "1795392307.007");
+        assert_eq!(f(-1_500), "-1.500");
+        assert_eq!(f(0), "0");
     }
 
     #[test]

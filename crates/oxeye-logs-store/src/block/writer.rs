@@ -35,7 +35,43 @@ struct PageBuffer {
     line_has_newline: bool,
     metadata: MetadataColumnsBuilder,
     bloom_keys: Vec<u64>,
+    /// The page's bloom keys seen lately, by their low bits (see [`RecentKeys`]).
+    recent: RecentKeys,
     max_token_len: u32,
+}
+
+/// A direct-mapped memory of recent bloom keys. Most tokens repeat within a page (a stream's lines share their
+/// words), so skipping a key found here keeps `bloom_keys`, which is sorted and deduplicated when the page is
+/// closed, several times shorter. Only an exact match is skipped, so no key is ever lost; a slot holding
+/// [`RecentKeys::EMPTY`] matches nothing (a key equal to it is always kept).
+struct RecentKeys {
+    slots: Box<[u64]>,
+}
+
+impl RecentKeys {
+    const SLOTS: usize = 4096;
+    const EMPTY: u64 = 0;
+
+    /// Whether `key` was the last key stored in its slot; stores it otherwise.
+    #[inline]
+    fn seen(&mut self, key: u64) -> bool {
+        let slot = &mut self.slots[(key as usize) & (Self::SLOTS - 1)];
+        if *slot == key && key != Self::EMPTY {
+            return true;
+        }
+        *slot = key;
+        false
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(Self::EMPTY);
+    }
+}
+
+impl Default for RecentKeys {
+    fn default() -> Self {
+        Self { slots: vec![Self::EMPTY; Self::SLOTS].into_boxed_slice() }
+    }
 }
 
 /// Writes one block file. Call [`BlockWriter::begin_stream`] for each stream in ascending label order, push its
@@ -122,12 +158,18 @@ impl BlockWriter {
         page.lines.push(b'\n');
         page.line_has_newline |= memchr::memchr(b'\n', line.as_bytes()).is_some();
         for_each_token(line.as_bytes(), |token| {
-            page.bloom_keys.extend(bloom_keys(hash_bytes(token), token.len()));
+            let hash = hash_bytes(token);
+            if !page.recent.seen(hash) {
+                page.bloom_keys.extend(bloom_keys(hash, token.len()));
+            }
             page.max_token_len = page.max_token_len.max(token.len() as u32);
         });
         page.metadata.push_row(line, metadata);
         for (name, value) in metadata {
-            page.bloom_keys.extend(bloom_keys(pair_hash(name, value), value.len()));
+            let hash = pair_hash(name, value);
+            if !page.recent.seen(hash) {
+                page.bloom_keys.extend(bloom_keys(hash, value.len()));
+            }
         }
         if page.rows as usize >= PAGE_MAX_ROWS || page.lines.len() >= PAGE_MAX_LINE_BYTES {
             self.flush_page()?;
@@ -191,12 +233,14 @@ impl BlockWriter {
         page.lines.clear();
         page.metadata.clear();
         page.bloom_keys.clear();
+        page.recent.clear();
         self.page = PageBuffer {
             timestamps: page.timestamps,
             line_lengths: page.line_lengths,
             lines: page.lines,
             metadata: page.metadata,
             bloom_keys: page.bloom_keys,
+            recent: page.recent,
             ..PageBuffer::default()
         };
         Ok(())
@@ -300,4 +344,26 @@ fn remove_separators(lines: &mut Vec<u8>, lengths: &[u32]) {
         write += len;
     }
     lines.truncate(write);
+}
+
+#[cfg(test)]
+mod recent_keys_tests {
+    use super::RecentKeys;
+
+    #[test]
+    fn only_an_exact_repeat_is_skipped() {
+        let mut recent = RecentKeys::default();
+        assert!(!recent.seen(42));
+        assert!(recent.seen(42));
+        // Same slot (same low bits), different key: not skipped, and it replaces the slot.
+        let other = 42 + RecentKeys::SLOTS as u64;
+        assert!(!recent.seen(other));
+        assert!(!recent.seen(42));
+        assert!(
+            !recent.seen(RecentKeys::EMPTY) && !recent.seen(RecentKeys::EMPTY),
+            "the empty marker is never skipped"
+        );
+        recent.clear();
+        assert!(!recent.seen(42), "cleared for the next page");
+    }
 }

@@ -28,7 +28,11 @@ pub(super) struct RawEntry {
 
 pub(super) fn convert_json(body: &[u8]) -> Result<DecodedLogs, DecodeError> {
     // RFC 8259 JSON is UTF-8; like Go's decoders, invalid sequences are replaced rather than refused.
-    let text = String::from_utf8_lossy(body);
+    // `from_utf8` first: its validation is word-at-a-time on ASCII, much faster than `from_utf8_lossy`'s.
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(body),
+    };
     // serde would also read a struct from an array; a push body is an object.
     if !text.trim_start().starts_with('{') {
         return Err(DecodeError::Json { message: "expected a JSON object with a \"streams\" array".to_string() });

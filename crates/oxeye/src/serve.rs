@@ -26,8 +26,35 @@ pub fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Raises the soft limit on open files to the hard limit, as Go's runtime does for Prometheus and
+/// VictoriaMetrics: every tenant keeps WAL segments and head chunk files open, and every connection is a
+/// descriptor, so the common default soft limit of 1,024 would cap the tenants a server can hold. Returns the
+/// limits before and after (`None` if they could not be read or set).
+pub fn raise_open_file_limit() -> Option<(u64, u64)> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: both calls get a valid pointer to a local `rlimit`; they touch no memory of ours otherwise.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    let before = limit.rlim_cur;
+    if limit.rlim_cur >= limit.rlim_max {
+        return Some((before, before));
+    }
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return None;
+    }
+    Some((before, limit.rlim_cur))
+}
+
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %config.data_dir.display(), "starting oxeye serve");
+    match raise_open_file_limit() {
+        Some((before, after)) if after > before => tracing::info!(before, after, "raised the open file limit"),
+        Some(_) => {}
+        None => tracing::warn!("could not read or raise the open file limit (RLIMIT_NOFILE)"),
+    }
     for (name, address) in [
         ("listen", config.listen),
         ("otlp-http-listen", config.otlp_http_listen),
@@ -227,4 +254,23 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_open_file_limit_is_raised_to_the_hard_limit() {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: valid pointer to a local.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        let hard = limit.rlim_max;
+        limit.rlim_cur = hard.min(256);
+        // SAFETY: as above; lowering the soft limit is always allowed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+        let (before, after) = super::raise_open_file_limit().expect("limits readable and settable");
+        assert_eq!((before, after), (hard.min(256), hard));
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        assert_eq!(limit.rlim_cur, hard);
+    }
 }

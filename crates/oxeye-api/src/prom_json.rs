@@ -76,8 +76,7 @@ fn format_float_e(value: f64) -> String {
 /// closest such digits, a tie going to the even digit — `core::fmt` rounds such ties up instead): the digits
 /// without leading or trailing zeros, and the position of the decimal point relative to them (`0.0125` is
 /// `("125", -1)`, `1250` is `("125", 4)`). Zero is `("0", 1)`.
-fn shortest_digits(value: f64, digits: &mut Vec<u8>) -> i32 {
-    digits.clear();
+fn shortest_digits(value: f64) -> (Digits, i32) {
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(value.abs()).as_bytes();
     // ryu writes `ddd.ddd`, `0.000ddd` or `d.ddde±x` (no exponent sign when positive).
@@ -89,17 +88,38 @@ fn shortest_digits(value: f64, digits: &mut Vec<u8>) -> i32 {
         None => (text, 0),
     };
     let point_in_mantissa = mantissa.iter().position(|b| *b == b'.').unwrap_or(mantissa.len()) as i32;
-    digits.extend(mantissa.iter().filter(|b| b.is_ascii_digit()));
-    let leading_zeros = digits.iter().take_while(|d| **d == b'0').count();
-    digits.drain(..leading_zeros);
-    while digits.last() == Some(&b'0') {
-        digits.pop();
+    let mut digits = Digits { bytes: [0; 32], len: 0 };
+    for &byte in mantissa.iter().filter(|b| b.is_ascii_digit()) {
+        // ryu writes at most 17 significant digits plus leading zeros ("0.0000ddd"): always fits.
+        if digits.len < digits.bytes.len() {
+            digits.bytes[digits.len] = byte;
+            digits.len += 1;
+        }
     }
-    if digits.is_empty() {
-        digits.push(b'0');
-        return 1;
+    let leading_zeros = digits.bytes[..digits.len].iter().take_while(|d| **d == b'0').count();
+    digits.bytes.copy_within(leading_zeros..digits.len, 0);
+    digits.len -= leading_zeros;
+    while digits.len > 0 && digits.bytes[digits.len - 1] == b'0' {
+        digits.len -= 1;
     }
-    point_in_mantissa + exponent - leading_zeros as i32
+    if digits.len == 0 {
+        digits.bytes[0] = b'0';
+        digits.len = 1;
+        return (digits, 1);
+    }
+    (digits, point_in_mantissa + exponent - leading_zeros as i32)
+}
+
+/// Decimal digits on the stack (formatting a value allocates nothing).
+struct Digits {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Digits {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
+    }
 }
 
 /// Appends [`format_float_f`] of `value`.
@@ -112,12 +132,11 @@ pub fn push_float_f(out: &mut String, value: f64) {
         out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
         return;
     }
-    let mut digits = Vec::with_capacity(24);
-    let point = shortest_digits(value, &mut digits);
+    let (digits, point) = shortest_digits(value);
     if value.is_sign_negative() {
         out.push('-');
     }
-    let digits = std::str::from_utf8(&digits).unwrap_or("0");
+    let digits = digits.as_str();
     if point <= 0 {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
@@ -134,17 +153,17 @@ pub fn push_float_f(out: &mut String, value: f64) {
 
 /// Appends [`format_float_e`] of a finite `value`.
 fn push_float_e(out: &mut String, value: f64) {
-    let mut digits = Vec::with_capacity(24);
-    let point = shortest_digits(value, &mut digits);
+    let (digits, point) = shortest_digits(value);
     if value.is_sign_negative() {
         out.push('-');
     }
-    out.push(char::from(digits[0]));
+    let digits = digits.as_str();
+    out.push_str(&digits[..1]);
     if digits.len() > 1 {
         out.push('.');
-        out.push_str(std::str::from_utf8(&digits[1..]).unwrap_or(""));
+        out.push_str(&digits[1..]);
     }
-    let exponent = if digits == b"0" { 0 } else { point - 1 };
+    let exponent = if digits == "0" { 0 } else { point - 1 };
     out.push('e');
     out.push(if exponent < 0 { '-' } else { '+' });
     let magnitude = exponent.unsigned_abs();

@@ -57,7 +57,7 @@ def _load_ingest_module():
 ingest = _load_ingest_module()
 log = ingest.log
 
-CORPUS_FORMAT = 1
+CORPUS_FORMAT = 2  # 2: an OTLP record carries the span id of its JSON body (format 1 drew another one)
 RAW_FILE = "raw.log"
 BODIES_FILE = "bodies.bin"
 MANIFEST_FILE = "manifest.json"
@@ -418,8 +418,9 @@ def generate_chunk(chunk: Chunk, incidents: frozenset) -> dict:
                 request[1] -= 1
                 trace_id, method, route, user = request[0], request[2], request[3], request[4]
                 prefix = (f'{{"ts":"{iso_second}.{ts // 1_000_000 % 1000:03d}Z","level":"')
+                span_id = f"{bits(64):016x}"
                 middle = (f'","service":"{stream.service}","instance":"{stream.instance}",'
-                          f'"trace_id":"{trace_id}","span_id":"{bits(64):016x}","msg":"')
+                          f'"trace_id":"{trace_id}","span_id":"{span_id}","msg":"')
                 if request[1] == 0:
                     failed = rand() < (0.12 if incident else 0.01)
                     if failed:
@@ -485,7 +486,7 @@ def generate_chunk(chunk: Chunk, incidents: frozenset) -> dict:
                 severity = {"debug": 5, "info": 9, "warn": 13, "error": 17}[level]
                 otlp_batch.setdefault(s, []).append(
                     f'{{"timeUnixNano":"{ts}","severityNumber":{severity},"severityText":"{level.upper()}",'
-                    f'"traceId":"{trace_id}","spanId":"{bits(64):016x}","body":{{"stringValue":"{escaped}"}}}}')
+                    f'"traceId":"{trace_id}","spanId":"{span_id}","body":{{"stringValue":"{escaped}"}}}}')
                 otlp_raw += size_bytes
                 otlp_lines += 1
                 counts["otlp"] += 1

@@ -22,21 +22,22 @@ pub(crate) fn is_token_byte(byte: u8) -> bool {
     TOKEN_BYTES[byte as usize]
 }
 
-/// Calls `visit` with every token of `text` (repeats included).
-pub(crate) fn for_each_token(text: &[u8], mut visit: impl FnMut(&[u8])) {
+/// Calls `visit` with the offset and bytes of every token of `text` (repeats included).
+#[inline]
+pub(crate) fn for_each_token_at(text: &[u8], mut visit: impl FnMut(usize, &[u8])) {
     let mut start = None;
     for (index, &byte) in text.iter().enumerate() {
         match (is_token_byte(byte), start) {
             (true, None) => start = Some(index),
             (false, Some(begin)) => {
-                visit(&text[begin..index]);
+                visit(begin, &text[begin..index]);
                 start = None;
             }
             _ => {}
         }
     }
     if let Some(begin) = start {
-        visit(&text[begin..]);
+        visit(begin, &text[begin..]);
     }
 }
 
@@ -111,7 +112,7 @@ mod tests {
     #[test]
     fn tokens_split_on_delimiters_and_keep_utf8_words() {
         let mut tokens = Vec::new();
-        for_each_token("GET /api/v1_x?id=42 größe".as_bytes(), |t| {
+        for_each_token_at("GET /api/v1_x?id=42 größe".as_bytes(), |_, t| {
             tokens.push(String::from_utf8(t.to_vec()).unwrap())
         });
         assert_eq!(tokens, ["GET", "api", "v1_x", "id", "42", "größe"]);

@@ -8,6 +8,7 @@ use oxeye_codec::varint::{get_str, get_uvarint, get_varint};
 use oxeye_model::{Label, Labels};
 use oxeye_storage_api::{LogRow, LogScanRequest, LogScanStats, LogSink, Matcher, StreamRef};
 
+use super::ids;
 use super::metadata_columns::decode_into_rows;
 use super::{
     BLOCK_FOOTER_LEN, BLOCK_FORMAT_OLDEST_READ, BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef,
@@ -23,7 +24,7 @@ use oxeye_codec::bloom::Bloom as TokenBloom;
 pub(crate) struct Block {
     pub path: PathBuf,
     map: Mmap,
-    /// The block format version (1 or 2).
+    /// The block format version (1 to 4).
     pub format_version: u8,
     pub wal_through: u64,
     pub streams: Vec<StreamMeta>,
@@ -41,6 +42,9 @@ pub(crate) struct PageScratch {
     line_lengths: Vec<u32>,
     lines: Vec<u8>,
     metadata: Vec<u8>,
+    /// Format 4: the page's zstd frame (lines with their ids moved out, metadata section) and its ids column.
+    frame: Vec<u8>,
+    ids: Vec<u8>,
     decompressor: Option<zstd::bulk::Decompressor<'static>>,
 }
 
@@ -229,23 +233,52 @@ impl Block {
             }
             return Ok(());
         }
-        let lines_len = page.lines.raw_len as usize;
+        let mut lines_len = page.lines.raw_len as usize;
         let text_len = page.lines.raw_len.checked_add(page.metadata.raw_len);
         let Some(text_len) = text_len else { return Err(self.corrupt("text column too long")) };
-        self.decompress(ColumnRef { raw_len: text_len, ..page.lines }, lines, scratch, stats)?;
-        let kept = if self.newline_terminated(page) {
-            split_terminated_lines(&mut lines[..lines_len], page.rows as usize, &mut scratch.line_lengths).ok_or_else(
-                || self.corrupt(&format!("page at offset {}: lines not newline-terminated", page.lines.offset)),
-            )?
+        let frame_column = ColumnRef { raw_len: text_len, ..page.lines };
+        // Format 4: the frame holds the lines with their ids moved out; they are put back into `lines`, and the
+        // metadata section stays in the frame. Before: the frame is decompressed into `lines` itself.
+        let mut frame = std::mem::take(&mut scratch.frame);
+        let restored = if self.format_version >= 4 {
+            self.decompress(frame_column, &mut frame, scratch, stats).and_then(|()| {
+                let mut ids = std::mem::take(&mut scratch.ids);
+                ids.clear();
+                let result = if page.ids.compressed_len > 0 {
+                    self.decompress(page.ids, &mut ids, scratch, stats)
+                } else {
+                    Ok(())
+                };
+                scratch.ids = ids;
+                result?;
+                lines.clear();
+                ids::restore(&frame[..lines_len], &scratch.ids, lines)
+                    .map_err(|reason| self.corrupt(&format!("page at offset {}: {reason}", page.lines.offset)))?;
+                lines_len = lines.len();
+                Ok(&frame[page.lines.raw_len as usize..])
+            })
         } else {
-            lines_len
+            self.decompress(frame_column, lines, scratch, stats).map(|()| &[][..])
         };
-        if page.metadata.raw_len > 0 {
-            decode_into_rows(&lines[lines_len..], &lines[..kept], &scratch.line_lengths, metadata)
-                .map_err(|reason| self.corrupt(&format!("page at offset {}: {reason}", page.lines.offset)))?;
-        }
-        lines.truncate(kept);
-        Ok(())
+        let result = restored.and_then(|section| {
+            let kept = if self.newline_terminated(page) {
+                split_terminated_lines(&mut lines[..lines_len], page.rows as usize, &mut scratch.line_lengths)
+                    .ok_or_else(|| {
+                        self.corrupt(&format!("page at offset {}: lines not newline-terminated", page.lines.offset))
+                    })?
+            } else {
+                lines_len
+            };
+            if page.metadata.raw_len > 0 {
+                let section = if self.format_version >= 4 { section } else { &lines[lines_len..] };
+                decode_into_rows(section, &lines[..kept], &scratch.line_lengths, metadata)
+                    .map_err(|reason| self.corrupt(&format!("page at offset {}: {reason}", page.lines.offset)))?;
+            }
+            lines.truncate(kept);
+            Ok(())
+        });
+        scratch.frame = frame;
+        result
     }
 
     /// Decodes a pco column of exactly `count` numbers into `out`.
@@ -428,9 +461,10 @@ fn decode_index(index: &[u8], index_offset: u64, format_version: u8) -> Option<(
         let min_ns = get_varint(index, &mut pos).ok()?;
         let max_ns = get_varint(index, &mut pos).ok()?;
         let rows = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
-        // Format 1: four columns; format 2: three, then the metadata section's length (in the lines' frame).
+        // Format 1: four columns (the fourth: metadata); formats 2 and 3: three, then the metadata section's length
+        // (in the lines' frame); format 4: four (the fourth: ids), then the metadata section's length.
         let mut columns = [ColumnRef::default(); 4];
-        let stored_columns = if format_version == 1 { 4 } else { 3 };
+        let stored_columns = if format_version == 3 || format_version == 2 { 3 } else { 4 };
         for column in &mut columns[..stored_columns] {
             column.offset = get_uvarint(index, &mut pos).ok()?;
             column.compressed_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
@@ -439,7 +473,11 @@ fn decode_index(index: &[u8], index_offset: u64, format_version: u8) -> Option<(
                 return None;
             }
         }
+        let mut ids = ColumnRef::default();
         if format_version != 1 {
+            if format_version >= 4 {
+                ids = columns[3];
+            }
             let metadata_len = u32::try_from(get_uvarint(index, &mut pos).ok()?).ok()?;
             columns[3] = ColumnRef { offset: columns[2].offset, compressed_len: 0, raw_len: metadata_len };
         }
@@ -454,6 +492,7 @@ fn decode_index(index: &[u8], index_offset: u64, format_version: u8) -> Option<(
             timestamps,
             line_lengths,
             lines,
+            ids,
             metadata,
             bloom_offset,
             bloom_len,

@@ -133,10 +133,11 @@ fn damaged_files_are_refused_with_the_reason() {
 }
 
 #[test]
-fn format_1_and_2_blocks_are_still_read() {
-    // Written by the format 1 writer (commit 3dc0688; metadata in its own frame) and the format 2 writer (commit
-    // 874e27a; metadata after the lines, line lengths in a pco column), with the same two streams.
-    for (file, version) in [("v1.olb", 1), ("v2.olb", 2)] {
+fn format_1_2_and_3_blocks_are_still_read() {
+    // Written by the format 1 writer (commit 3dc0688; metadata in its own frame), the format 2 writer (commit
+    // 874e27a; metadata after the lines, line lengths in a pco column) and the format 3 writer (commit da64936;
+    // newline-terminated lines, ids in the text), with the same two streams.
+    for (file, version) in [("v1.olb", 1), ("v2.olb", 2), ("v3.olb", 3)] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0000000000000001.olb");
         std::fs::copy(format!("{}/src/block/testdata/{file}", env!("CARGO_MANIFEST_DIR")), &path).unwrap();
@@ -180,7 +181,7 @@ fn lines_are_newline_terminated_unless_an_entry_spans_lines() {
         (1, "panic: boom\n\tat main.go:12\n".into()),
         (2, String::new()),
         (3, format!("\n{trace}\n")),
-        (4, "last".into()),
+        (4, "last \u{1} 550e8400-e29b-41d4-a716-446655440000\n".into()),
     ];
     for (labels, rows) in [(&single, &single_rows), (&multi, &multi_rows)] {
         writer.begin_stream(labels).unwrap();
@@ -190,8 +191,11 @@ fn lines_are_newline_terminated_unless_an_entry_spans_lines() {
         }
     }
     let block = Block::open(&writer.finish(0).unwrap()).unwrap();
-    assert_eq!(block.format_version, 3);
+    assert_eq!(block.format_version, super::BLOCK_FORMAT_VERSION);
     assert_eq!(block.pages.len(), 2);
+    // Format 4: the trace id (and the UUID) are in the pages' ids columns, not in their text.
+    assert_eq!((block.pages[0].ids.raw_len, block.pages[1].ids.raw_len), (16, 32));
+    assert_eq!(block.pages[0].lines.raw_len as usize, single_rows.iter().map(|(_, l)| l.len() + 1).sum::<usize>() - 30);
     assert_eq!(block.pages[0].line_lengths.compressed_len, 0, "no length column when no line holds a newline");
     assert!(block.pages[1].line_lengths.compressed_len > 0, "a multi-line entry keeps the length column");
     for (labels, rows) in [(&single, &single_rows), (&multi, &multi_rows)] {
@@ -227,7 +231,7 @@ fn unknown_format_versions_are_refused_with_a_clear_error() {
     bytes[4] = 9;
     std::fs::write(&path, &bytes).unwrap();
     let error = Block::open(&path).unwrap_err().to_string();
-    assert!(error.contains("unsupported block format version 9 (this build reads versions 1 to 3)"), "{error}");
+    assert!(error.contains("unsupported block format version 9 (this build reads versions 1 to 4)"), "{error}");
 }
 
 #[test]

@@ -9,14 +9,15 @@ use oxeye_codec::varint::{put_bytes, put_uvarint, put_varint};
 use super::PCO_LEVEL;
 use oxeye_model::Labels;
 
+use super::ids;
 use super::metadata_columns::MetadataColumnsBuilder;
 use super::{
-    BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, PAGE_MAX_LINE_BYTES, PAGE_MAX_ROWS, PageMeta,
-    StreamMeta, ZSTD_LEVEL,
+    BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, IDS_ZSTD_LEVEL, PAGE_MAX_LINE_BYTES, PAGE_MAX_ROWS,
+    PageMeta, StreamMeta, ZSTD_LEVEL,
 };
 use crate::LogsError;
 use crate::head::stream_id;
-use crate::tokens::{bloom_keys, for_each_token, hash_bytes, pair_hash};
+use crate::tokens::{bloom_keys, hash_bytes, pair_hash};
 use oxeye_codec::bloom::BloomBuilder as TokenBloomBuilder;
 
 /// Columns of the page being filled.
@@ -28,10 +29,14 @@ struct PageBuffer {
     previous_ns: i64,
     timestamps: Vec<i64>,
     line_lengths: Vec<u32>,
-    /// The lines, each followed by `\n`, then (when the page is closed) the metadata section: one zstd frame.
-    /// If a line contains `\n` itself, the separators are removed when the page is closed and the line lengths
-    /// are stored instead.
+    /// The lines with their hex ids moved to `ids`, each followed by `\n`, then (when the page is closed) the
+    /// metadata section: one zstd frame. If a line contains `\n` itself, the separators are removed when the page
+    /// is closed and the line lengths are stored instead.
     lines: Vec<u8>,
+    /// Bytes each line takes in `lines` (its length with its ids moved out), without the `\n`.
+    text_lengths: Vec<u32>,
+    /// The bytes of the hex ids moved out of `lines` (see [`ids`]).
+    ids: Vec<u8>,
     line_has_newline: bool,
     metadata: MetadataColumnsBuilder,
     bloom_keys: Vec<u64>,
@@ -86,6 +91,7 @@ pub(crate) struct BlockWriter {
     pages: Vec<PageMeta>,
     page: PageBuffer,
     compressor: zstd::bulk::Compressor<'static>,
+    ids_compressor: zstd::bulk::Compressor<'static>,
     scratch: Vec<u8>,
 }
 
@@ -100,6 +106,9 @@ impl BlockWriter {
         out.write_all(&header).map_err(|e| LogsError::io(&temporary_path, e))?;
         let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| LogsError::io(&temporary_path, e))?;
         compressor.include_checksum(true).map_err(|e| LogsError::io(&temporary_path, e))?;
+        let mut ids_compressor =
+            zstd::bulk::Compressor::new(IDS_ZSTD_LEVEL).map_err(|e| LogsError::io(&temporary_path, e))?;
+        ids_compressor.include_checksum(true).map_err(|e| LogsError::io(&temporary_path, e))?;
         Ok(Self {
             temporary_path,
             final_path: final_path.to_path_buf(),
@@ -109,6 +118,7 @@ impl BlockWriter {
             pages: Vec::new(),
             page: PageBuffer::default(),
             compressor,
+            ids_compressor,
             scratch: Vec::new(),
         })
     }
@@ -154,16 +164,18 @@ impl BlockWriter {
         page.max_ns = timestamp_ns;
         page.rows += 1;
         page.line_lengths.push(line.len() as u32);
-        page.lines.extend_from_slice(line.as_bytes());
-        page.lines.push(b'\n');
         page.line_has_newline |= memchr::memchr(b'\n', line.as_bytes()).is_some();
-        for_each_token(line.as_bytes(), |token| {
+        let text_start = page.lines.len();
+        let (bloom_keys_out, recent, max_token_len) = (&mut page.bloom_keys, &mut page.recent, &mut page.max_token_len);
+        ids::append_line(line.as_bytes(), &mut page.lines, &mut page.ids, |token| {
             let hash = hash_bytes(token);
-            if !page.recent.seen(hash) {
-                page.bloom_keys.extend(bloom_keys(hash, token.len()));
+            if !recent.seen(hash) {
+                bloom_keys_out.extend(bloom_keys(hash, token.len()));
             }
-            page.max_token_len = page.max_token_len.max(token.len() as u32);
+            *max_token_len = (*max_token_len).max(token.len() as u32);
         });
+        page.text_lengths.push((page.lines.len() - text_start) as u32);
+        page.lines.push(b'\n');
         page.metadata.push_row(line, metadata);
         for (name, value) in metadata {
             let hash = pair_hash(name, value);
@@ -186,7 +198,7 @@ impl BlockWriter {
         // Format 3: newline-terminated lines need no length column (its pco stream cost ~0.9 bytes a line, the
         // separators ~0.01 in the zstd frame). A page with a multi-line entry keeps the lengths instead.
         let line_lengths = if page.line_has_newline {
-            remove_separators(&mut page.lines, &page.line_lengths);
+            remove_separators(&mut page.lines, &page.text_lengths);
             self.write_numbers(&page.line_lengths)?
         } else {
             ColumnRef { offset: 0, compressed_len: 0, raw_len: page.rows }
@@ -196,9 +208,10 @@ impl BlockWriter {
         if page.metadata.has_pairs() {
             page.metadata.encode(&mut page.lines);
         }
-        let text = self.write_column(&page.lines)?;
+        let text = self.write_column(&page.lines, false)?;
         let lines = ColumnRef { raw_len: lines_len as u32, ..text };
         let metadata = ColumnRef { offset: text.offset, compressed_len: 0, raw_len: text.raw_len - lines_len as u32 };
+        let ids = if page.ids.is_empty() { ColumnRef::default() } else { self.write_column(&page.ids, true)? };
         page.bloom_keys.sort_unstable();
         page.bloom_keys.dedup();
         let mut bloom = TokenBloomBuilder::with_keys(page.bloom_keys.len());
@@ -219,6 +232,7 @@ impl BlockWriter {
             timestamps,
             line_lengths,
             lines,
+            ids,
             metadata,
             bloom_offset,
             bloom_len,
@@ -231,6 +245,8 @@ impl BlockWriter {
         page.timestamps.clear();
         page.line_lengths.clear();
         page.lines.clear();
+        page.text_lengths.clear();
+        page.ids.clear();
         page.metadata.clear();
         page.bloom_keys.clear();
         page.recent.clear();
@@ -238,6 +254,8 @@ impl BlockWriter {
             timestamps: page.timestamps,
             line_lengths: page.line_lengths,
             lines: page.lines,
+            text_lengths: page.text_lengths,
+            ids: page.ids,
             metadata: page.metadata,
             bloom_keys: page.bloom_keys,
             recent: page.recent,
@@ -246,8 +264,10 @@ impl BlockWriter {
         Ok(())
     }
 
-    fn write_column(&mut self, raw: &[u8]) -> Result<ColumnRef, LogsError> {
-        let compressed = self.compressor.compress(raw).map_err(|e| LogsError::io(&self.temporary_path, e))?;
+    /// Compresses `raw` into one zstd frame: the ids column's level if `ids`, else the text's.
+    fn write_column(&mut self, raw: &[u8], ids: bool) -> Result<ColumnRef, LogsError> {
+        let compressor = if ids { &mut self.ids_compressor } else { &mut self.compressor };
+        let compressed = compressor.compress(raw).map_err(|e| LogsError::io(&self.temporary_path, e))?;
         let column =
             ColumnRef { offset: self.offset, compressed_len: compressed.len() as u32, raw_len: raw.len() as u32 };
         self.write_raw(&compressed)?;
@@ -298,7 +318,7 @@ impl BlockWriter {
     }
 }
 
-/// The index (formats 2 and 3): `uvarint wal_through | uvarint streams | stream* | uvarint pages | page*` (see the
+/// The index (format 4): `uvarint wal_through | uvarint streams | stream* | uvarint pages | page*` (see the
 /// format doc).
 fn encode_index(dst: &mut Vec<u8>, wal_through: u64, streams: &[StreamMeta], pages: &[PageMeta]) {
     put_uvarint(dst, wal_through);
@@ -322,7 +342,7 @@ fn encode_index(dst: &mut Vec<u8>, wal_through: u64, streams: &[StreamMeta], pag
         put_varint(dst, page.min_ns);
         put_varint(dst, page.max_ns);
         put_uvarint(dst, page.rows as u64);
-        for column in [&page.timestamps, &page.line_lengths, &page.lines] {
+        for column in [&page.timestamps, &page.line_lengths, &page.lines, &page.ids] {
             put_uvarint(dst, column.offset);
             put_uvarint(dst, column.compressed_len as u64);
             put_uvarint(dst, column.raw_len as u64);
@@ -334,7 +354,7 @@ fn encode_index(dst: &mut Vec<u8>, wal_through: u64, streams: &[StreamMeta], pag
     }
 }
 
-/// Removes the `\n` written after each line of `lines` (whose lengths, without it, are `lengths`), in place.
+/// Removes the `\n` written after each line of `lines` (whose lengths there, without it, are `lengths`), in place.
 fn remove_separators(lines: &mut Vec<u8>, lengths: &[u32]) {
     let (mut read, mut write) = (0, 0);
     for &len in lengths {

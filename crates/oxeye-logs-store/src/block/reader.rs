@@ -16,7 +16,7 @@ use super::{
 };
 use crate::LogsError;
 use crate::head::decode_metadata;
-use crate::tokens::{bloom_keys, hash_bytes, needle_tokens, pair_hash};
+use crate::tokens::{bloom_keys, hash_bytes, is_indexed_token, needle_tokens, pair_hash};
 use oxeye_codec::bloom::Bloom as TokenBloom;
 
 /// An open block file.
@@ -136,6 +136,7 @@ impl Block {
             .line_contains
             .iter()
             .flat_map(|needle| needle_tokens(needle))
+            .filter(|t| self.format_version < 4 || is_indexed_token(t.token.as_bytes()))
             .flat_map(|t| {
                 let (whole, len) = (t.whole, t.token.len() as u32);
                 bloom_keys(hash_bytes(t.token.as_bytes()), t.token.len()).map(move |key| (key, whole, len))

@@ -104,6 +104,15 @@ fn bloom_filters_skip_pages_that_cannot_match() {
     assert_eq!(stats.chunks_opened, 2);
     assert!(rows.iter().any(|r| r.2 == "GET /users/needle-token 200"));
 
+    // Short numbers are not in the filters (format 4): a whole one in a needle rules out no page, and is found.
+    let hints = LogFilterHints { line_contains: vec!["/65545 ".into()], ..LogFilterHints::default() };
+    let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!(stats.chunks_opened, 2);
+    assert!(rows.iter().any(|r| r.2 == "GET /items/65545 200"));
+    let hints = LogFilterHints { line_contains: vec!["/99999999 xyz ".into()], ..LogFilterHints::default() };
+    let (_, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
+    assert_eq!(stats.chunks_opened, 0, "the needle's other whole token (`xyz`) still rules both pages out");
+
     let hints = LogFilterHints { metadata_equals: vec![("trace_id".into(), "abc123".into())], ..Default::default() };
     let (rows, stats) = scan(&block, &request(api(), 0, i64::MAX, hints));
     assert_eq!(stats.chunks_opened, 1);

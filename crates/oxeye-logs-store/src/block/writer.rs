@@ -17,7 +17,7 @@ use super::{
 };
 use crate::LogsError;
 use crate::head::stream_id;
-use crate::tokens::{bloom_keys, hash_bytes, pair_hash};
+use crate::tokens::{bloom_keys, hash_bytes, is_indexed_token, pair_hash};
 use oxeye_codec::bloom::BloomBuilder as TokenBloomBuilder;
 
 /// Columns of the page being filled.
@@ -168,11 +168,14 @@ impl BlockWriter {
         let text_start = page.lines.len();
         let (bloom_keys_out, recent, max_token_len) = (&mut page.bloom_keys, &mut page.recent, &mut page.max_token_len);
         ids::append_line(line.as_bytes(), &mut page.lines, &mut page.ids, |token| {
+            *max_token_len = (*max_token_len).max(token.len() as u32);
+            if !is_indexed_token(token) {
+                return;
+            }
             let hash = hash_bytes(token);
             if !recent.seen(hash) {
                 bloom_keys_out.extend(bloom_keys(hash, token.len()));
             }
-            *max_token_len = (*max_token_len).max(token.len() as u32);
         });
         page.text_lengths.push((page.lines.len() - text_start) as u32);
         page.lines.push(b'\n');

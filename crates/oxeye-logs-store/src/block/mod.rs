@@ -35,9 +35,14 @@ pub(crate) const PAGE_MAX_LINE_BYTES: usize = 2 << 20;
 /// pco level for the number columns (timestamps, line lengths): pco's default.
 pub(crate) const PCO_LEVEL: usize = 8;
 
-/// zstd level of the text columns. Measured on the 1M-line bench corpus: level 5 → 1.23× the size of `zstd -3` of
-/// the raw file, level 7 → 1.17×, level 9 → 1.13×, at 2.2 s, 2.9 s and 3.3 s of cut CPU; 7 is the compromise.
-pub(crate) const ZSTD_LEVEL: i32 = 7;
+/// zstd level of the text columns, with [`ZSTD_MIN_MATCH`]. Page text of 3 blocks of the 10 M-line bench corpus
+/// (format 4, ids moved out), one core: level 5 → 33.09 MB in 1.13 s, level 6 → 31.23 MB in 1.49 s, level 7 →
+/// 30.52 MB in 1.79 s, level 8 → 29.47 MB in 2.23 s; level 6 with matches of at least 6 bytes → 30.88 MB in
+/// 1.45 s, level 7 with them → 30.06 MB in 1.65 s. Log text repeats in long runs (keys, words, paths), so shorter
+/// matches mostly cost search time; level 6 with them is within 1.2 % of level 7's size at 80 % of its time.
+pub(crate) const ZSTD_LEVEL: i32 = 6;
+/// zstd's minimum match length for the text columns (its default at these levels is 4 or 5).
+pub(crate) const ZSTD_MIN_MATCH: u32 = 6;
 
 /// zstd level of the ids column (format 4): random bytes with some repeats (a trace id on several lines); level 1
 /// compresses them as small as level 7 does, in a quarter of the time.

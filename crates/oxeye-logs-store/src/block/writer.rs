@@ -13,7 +13,7 @@ use super::ids;
 use super::metadata_columns::MetadataColumnsBuilder;
 use super::{
     BLOCK_FORMAT_VERSION, BLOCK_HEADER_LEN, BLOCK_MAGIC, ColumnRef, IDS_ZSTD_LEVEL, PAGE_MAX_LINE_BYTES, PAGE_MAX_ROWS,
-    PageMeta, StreamMeta, ZSTD_LEVEL,
+    PageMeta, StreamMeta, ZSTD_LEVEL, ZSTD_MIN_MATCH,
 };
 use crate::LogsError;
 use crate::head::stream_id;
@@ -106,6 +106,9 @@ impl BlockWriter {
         out.write_all(&header).map_err(|e| LogsError::io(&temporary_path, e))?;
         let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| LogsError::io(&temporary_path, e))?;
         compressor.include_checksum(true).map_err(|e| LogsError::io(&temporary_path, e))?;
+        compressor
+            .set_parameter(zstd::zstd_safe::CParameter::MinMatch(ZSTD_MIN_MATCH))
+            .map_err(|e| LogsError::io(&temporary_path, e))?;
         let mut ids_compressor =
             zstd::bulk::Compressor::new(IDS_ZSTD_LEVEL).map_err(|e| LogsError::io(&temporary_path, e))?;
         ids_compressor.include_checksum(true).map_err(|e| LogsError::io(&temporary_path, e))?;

@@ -123,7 +123,28 @@ impl LineFilterOp {
 pub struct LineFilter {
     pub op: LineFilterOp,
     /// At least one value; more than one when `or` was used.
-    pub values: Vec<String>,
+    pub values: Vec<LineFilterValue>,
+}
+
+/// What a line filter looks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineFilterValue {
+    /// `"text"`: a substring, regular expression or pattern, by the filter's operator.
+    Text(String),
+    /// `ip("10.0.0.0/8")`: an IP address matching the pattern (only with `|=` and `!=`).
+    Ip(String),
+}
+
+impl From<&str> for LineFilterValue {
+    fn from(text: &str) -> Self {
+        LineFilterValue::Text(text.to_string())
+    }
+}
+
+impl From<String> for LineFilterValue {
+    fn from(text: String) -> Self {
+        LineFilterValue::Text(text)
+    }
 }
 
 /// `identifier` or `identifier="json.path"` in `| json …` / `| logfmt …`.
@@ -180,6 +201,8 @@ pub enum LabelFilter {
     Duration { name: String, op: CompareOp, value_ns: i64 },
     /// `name > 10KB`: the label parsed as a humanized byte size.
     Bytes { name: String, op: CompareOp, value: u64 },
+    /// `name = ip("10.0.0.0/8")` (or `!=`): an IP address in the label's value matches the pattern.
+    Ip { name: String, negated: bool, pattern: String },
     /// `a and b`, `a, b`, `a b`.
     And(Box<LabelFilter>, Box<LabelFilter>),
     /// `a or b`.

@@ -46,16 +46,25 @@ impl Parser {
         Ok(LineFilter { op, values })
     }
 
-    fn line_filter_value(&mut self, expecting: &[&str]) -> Result<String, ParseError> {
+    fn line_filter_value(&mut self, expecting: &[&str]) -> Result<LineFilterValue, ParseError> {
         match self.peek() {
             Token::String(text) => {
                 let text = text.clone();
                 self.advance();
-                Ok(text)
+                Ok(LineFilterValue::Text(text))
             }
-            Token::Function(Function::Ip) => Err(ParseError::unpositioned("ip() filters are not supported")),
+            Token::Function(Function::Ip) => Ok(LineFilterValue::Ip(self.parse_ip_call()?)),
             _ => Err(self.unexpected(expecting)),
         }
+    }
+
+    /// `ip("pattern")`, at the `ip`: the pattern (checked when the query is compiled, as Loki does).
+    fn parse_ip_call(&mut self) -> Result<String, ParseError> {
+        self.advance();
+        self.expect(&Token::OpenParen, &[])?;
+        let pattern = self.expect_string()?;
+        self.expect(&Token::CloseParen, &[])?;
+        Ok(pattern)
     }
 
     /// The stage after a `|`.
@@ -261,7 +270,10 @@ impl Parser {
                 };
                 Ok(LabelFilter::Number { name, op: compare, value: number_filter_value(&text, negative)? })
             }
-            Token::Function(Function::Ip) => Err(ParseError::unpositioned("ip() label filters are not supported")),
+            Token::Function(Function::Ip) if matches!(operator, Token::Eq | Token::Neq) => {
+                let pattern = self.parse_ip_call()?;
+                Ok(LabelFilter::Ip { name, negated: operator == Token::Neq, pattern })
+            }
             _ => Err(self.unexpected(&[])),
         }
     }

@@ -118,7 +118,10 @@ impl Display for LineFilter {
             if index > 0 {
                 f.write_str(" or")?;
             }
-            write!(f, " {}", go_quote(value))?;
+            match value {
+                LineFilterValue::Text(text) => write!(f, " {}", go_quote(text))?,
+                LineFilterValue::Ip(pattern) => write!(f, " ip({})", go_quote(pattern))?,
+            }
         }
         Ok(())
     }
@@ -137,6 +140,9 @@ impl Display for LabelFilter {
                 write!(f, "{name}{}{}", op.as_str(), format_exact_duration(*value_ns))
             }
             LabelFilter::Bytes { name, op, value } => write!(f, "{name}{}{value}B", op.as_str()),
+            LabelFilter::Ip { name, negated, pattern } => {
+                write!(f, "{name}{}ip({})", if *negated { "!=" } else { "=" }, go_quote(pattern))
+            }
             LabelFilter::And(left, right) => {
                 operand(f, left)?;
                 f.write_str(" and ")?;

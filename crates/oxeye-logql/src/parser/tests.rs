@@ -171,6 +171,9 @@ fn every_construct_round_trips() {
         r#"label_replace(rate({app="api"}[5m]), "dst", "$1", "src", "(.*)-x")"#,
         r#"(rate({app="api"}[5m]))"#,
         r#"sum(count_over_time({app="api"} | pattern "<_> <status>" | status=~"5.." [1m])) by (status)"#,
+        r#"{app="api"} |= ip("10.0.0.0/8")"#,
+        r#"{app="api"} != ip("::1") or "x" or ip("1.2.3.4-1.2.3.9")"#,
+        r#"{app="api"} | logfmt | addr = ip("1.2.3.4") and addr != ip("1.2.3.0/24")"#,
     ];
     for input in cases {
         round_trip(input);
@@ -203,6 +206,11 @@ fn errors_match_loki() {
     f(r#"{foo="bar"} foo"#, "parse error at line 1, col 13: syntax error: unexpected IDENTIFIER");
     f(r#"{foo="bar""#, "parse error at line 1, col 11: syntax error: unexpected $end, expecting } or ,");
     f(r#"{foo="bar"} |~"#, "parse error at line 1, col 15: syntax error: unexpected $end, expecting STRING or ip");
+    f(r#"{foo="bar"} | a > ip("1.2.3.4")"#, "parse error at line 1, col 19: syntax error: unexpected ip");
+    f(
+        r#"{foo="bar"} |= ip"#,
+        "parse error at line 1, col 16: syntax error: unexpected IDENTIFIER, expecting STRING or ip",
+    );
     f(r#"{foo="bar}"#, "parse error at line 1, col 6: literal not terminated");
     f(r#"stddev({ foo = "bar" })"#, "parse error at line 1, col 23: syntax error: unexpected )");
     f(r#"min({ foo = "bar" }[5m])"#, "parse error at line 0, col 20: syntax error: unexpected RANGE");
@@ -334,6 +342,11 @@ mod generated {
             (name(), compare.clone(), -10_000_000_000i64..10_000_000_000)
                 .prop_map(|(name, op, value_ns)| LabelFilter::Duration { name, op, value_ns }),
             (name(), compare, 0u64..100_000_000).prop_map(|(name, op, value)| LabelFilter::Bytes { name, op, value }),
+            (name(), any::<bool>(), "[0-9a-f.:/-]{1,12}").prop_map(|(name, negated, pattern)| LabelFilter::Ip {
+                name,
+                negated,
+                pattern
+            }),
         ];
         leaf.prop_recursive(3, 12, 2, |inner| {
             prop_oneof![
@@ -351,7 +364,16 @@ mod generated {
             LineFilterOp::NotRegex,
         ]);
         prop_oneof![
-            (line_op, prop::collection::vec("[a-z]{1,4}", 1..3))
+            (
+                line_op,
+                prop::collection::vec(
+                    prop_oneof![
+                        "[a-z]{1,4}".prop_map(LineFilterValue::Text),
+                        "[0-9a-f.:/-]{1,12}".prop_map(LineFilterValue::Ip)
+                    ],
+                    1..3
+                )
+            )
                 .prop_map(|(op, values)| Stage::LineFilter(LineFilter { op, values })),
             Just(Stage::Json(vec![])),
             (any::<bool>(), any::<bool>()).prop_map(|(strict, keep_empty)| Stage::Logfmt {

@@ -10,7 +10,7 @@
 
 use oxeye_storage_api::LogFilterHints;
 
-use crate::parser::ast::{LabelFilter, LineFilterOp, MatchType, Stage};
+use crate::parser::ast::{LabelFilter, LineFilterOp, LineFilterValue, MatchType, Stage};
 use crate::pipeline::labels::{DUPLICATE_SUFFIX, ERROR_DETAILS_LABEL, ERROR_LABEL};
 
 /// The hints for a log selector's stages.
@@ -21,11 +21,13 @@ pub(crate) fn derive_hints(stages: &[Stage]) -> LogFilterHints {
     for stage in stages {
         match stage {
             Stage::LineFilter(filter) => {
-                if line_unchanged && filter.op == LineFilterOp::Contains && filter.values.len() == 1 {
-                    let value = &filter.values[0];
-                    if !value.is_empty() && !hints.line_contains.contains(value) {
-                        hints.line_contains.push(value.clone());
-                    }
+                if line_unchanged
+                    && filter.op == LineFilterOp::Contains
+                    && let [LineFilterValue::Text(value)] = filter.values.as_slice()
+                    && !value.is_empty()
+                    && !hints.line_contains.contains(value)
+                {
+                    hints.line_contains.push(value.clone());
                 }
             }
             Stage::LabelFilter(filter) => {
@@ -67,8 +69,11 @@ fn collect_equalities(filter: &LabelFilter, out: &mut Vec<(String, String)>) {
             collect_equalities(left, out);
             collect_equalities(right, out);
         }
-        LabelFilter::Or(..) | LabelFilter::Number { .. } | LabelFilter::Duration { .. } | LabelFilter::Bytes { .. } => {
-        }
+        LabelFilter::Or(..)
+        | LabelFilter::Number { .. }
+        | LabelFilter::Duration { .. }
+        | LabelFilter::Bytes { .. }
+        | LabelFilter::Ip { .. } => {}
     }
 }
 

@@ -2,12 +2,14 @@
 //! - string matchers compare the label's value, empty when absent (`__error__` reads the current error);
 //! - numeric, duration and bytes filters drop the row when the label is absent, and keep it with
 //!   `__error__="LabelFilterErr"` when the value does not parse;
+//! - `ip(…)` filters drop the row when the label is absent and keep it when the row already has an error;
 //! - `and` evaluates both sides (both may set an error), `or` stops at the first match.
 
 use oxeye_storage_api::Matcher;
 
 use crate::parser::ast::{CompareOp, LabelFilter};
 use crate::parser::parse::to_storage_matcher;
+use crate::pipeline::ip::IpPattern;
 use crate::pipeline::labels::RowLabels;
 use crate::units::{parse_go_duration, parse_go_float, parse_humanized_bytes};
 
@@ -19,6 +21,7 @@ pub(crate) enum CompiledLabelFilter {
     Number { name: String, op: CompareOp, value: f64 },
     Duration { name: String, op: CompareOp, value_ns: i64 },
     Bytes { name: String, op: CompareOp, value: u64 },
+    Ip { name: String, negated: bool, pattern: IpPattern },
     And(Box<CompiledLabelFilter>, Box<CompiledLabelFilter>),
     Or(Box<CompiledLabelFilter>, Box<CompiledLabelFilter>),
 }
@@ -37,6 +40,9 @@ impl CompiledLabelFilter {
             }
             LabelFilter::Bytes { name, op, value } => {
                 CompiledLabelFilter::Bytes { name: name.clone(), op: *op, value: *value }
+            }
+            LabelFilter::Ip { name, negated, pattern } => {
+                CompiledLabelFilter::Ip { name: name.clone(), negated: *negated, pattern: IpPattern::parse(pattern)? }
             }
             LabelFilter::And(left, right) => {
                 CompiledLabelFilter::And(Box::new(Self::compile(left)?), Box::new(Self::compile(right)?))
@@ -60,6 +66,12 @@ impl CompiledLabelFilter {
             CompiledLabelFilter::Bytes { name, op, value } => {
                 compare_parsed(labels, name, parse_humanized_bytes, |parsed| op.compare(parsed, *value))
             }
+            CompiledLabelFilter::Ip { name, negated, pattern } => {
+                if labels.has_error() {
+                    return true; // as in Loki: after an error only string matchers filter
+                }
+                labels.get(name).is_some_and(|value| pattern.matches_in(value) != *negated)
+            }
             CompiledLabelFilter::And(left, right) => {
                 let left_keeps = left.keeps(labels);
                 let right_keeps = right.keeps(labels);
@@ -75,7 +87,8 @@ impl CompiledLabelFilter {
             CompiledLabelFilter::Matcher(matcher) => out.push(matcher.name.clone()),
             CompiledLabelFilter::Number { name, .. }
             | CompiledLabelFilter::Duration { name, .. }
-            | CompiledLabelFilter::Bytes { name, .. } => out.push(name.clone()),
+            | CompiledLabelFilter::Bytes { name, .. }
+            | CompiledLabelFilter::Ip { name, .. } => out.push(name.clone()),
             CompiledLabelFilter::And(left, right) | CompiledLabelFilter::Or(left, right) => {
                 left.referenced_names(out);
                 right.referenced_names(out);

@@ -6,7 +6,8 @@
 use memchr::memmem::Finder;
 use regex::Regex;
 
-use crate::parser::ast::{LineFilter, LineFilterOp};
+use crate::parser::ast::{LineFilter, LineFilterOp, LineFilterValue};
+use crate::pipeline::ip::IpPattern;
 use crate::pipeline::pattern::Pattern;
 
 /// One compiled line filter with its alternatives.
@@ -21,6 +22,7 @@ enum LineMatcher {
     Contains(Box<Finder<'static>>),
     Regex(Regex),
     Pattern(Pattern),
+    Ip(IpPattern),
 }
 
 impl LineMatcher {
@@ -29,6 +31,7 @@ impl LineMatcher {
             LineMatcher::Contains(finder) => finder.find(line.as_bytes()).is_some(),
             LineMatcher::Regex(regex) => regex.is_match(line),
             LineMatcher::Pattern(pattern) => pattern.test(line),
+            LineMatcher::Ip(pattern) => pattern.matches_in(line),
         }
     }
 }
@@ -37,6 +40,16 @@ impl LineFilterStage {
     pub(crate) fn compile(filter: &LineFilter) -> Result<Self, String> {
         let mut matchers = Vec::with_capacity(filter.values.len());
         for value in &filter.values {
+            let value = match value {
+                LineFilterValue::Text(text) => text,
+                LineFilterValue::Ip(pattern) => {
+                    if !matches!(filter.op, LineFilterOp::Contains | LineFilterOp::NotContains) {
+                        return Err("ip: invalid operation".to_string());
+                    }
+                    matchers.push(LineMatcher::Ip(IpPattern::parse(pattern)?));
+                    continue;
+                }
+            };
             matchers.push(match filter.op {
                 LineFilterOp::Contains | LineFilterOp::NotContains => {
                     LineMatcher::Contains(Box::new(Finder::new(value.as_bytes()).into_owned()))
@@ -66,7 +79,7 @@ mod tests {
     use super::*;
 
     fn stage(op: LineFilterOp, values: &[&str]) -> LineFilterStage {
-        LineFilterStage::compile(&LineFilter { op, values: values.iter().map(|v| v.to_string()).collect() }).unwrap()
+        LineFilterStage::compile(&LineFilter { op, values: values.iter().map(|v| (*v).into()).collect() }).unwrap()
     }
 
     #[test]
@@ -86,5 +99,26 @@ mod tests {
         assert!(!stage(LineFilterOp::Pattern, &["msg=<_> level=<_>"]).keeps(line));
         assert!(stage(LineFilterOp::NotPattern, &["msg=<_> level=<_>"]).keeps(line));
         assert!(LineFilterStage::compile(&LineFilter { op: LineFilterOp::Regex, values: vec!["(".into()] }).is_err());
+    }
+
+    #[test]
+    fn ip_filters_find_addresses_and_only_go_with_contains() {
+        let ip = |op, patterns: &[&str]| {
+            let values = patterns.iter().map(|p| LineFilterValue::Ip(p.to_string())).collect();
+            LineFilterStage::compile(&LineFilter { op, values })
+        };
+        let line = "accepted connection from 10.1.2.3:5123";
+        assert!(ip(LineFilterOp::Contains, &["10.0.0.0/8"]).unwrap().keeps(line));
+        assert!(ip(LineFilterOp::Contains, &["192.168.0.1", "10.1.2.0-10.1.2.9"]).unwrap().keeps(line));
+        assert!(!ip(LineFilterOp::NotContains, &["10.1.2.3"]).unwrap().keeps(line));
+        assert!(ip(LineFilterOp::NotContains, &["10.1.2.4"]).unwrap().keeps(line));
+        // Mixed with text alternatives.
+        let mixed = LineFilter {
+            op: LineFilterOp::Contains,
+            values: vec!["refused".into(), LineFilterValue::Ip("10.1.2.3".into())],
+        };
+        assert!(LineFilterStage::compile(&mixed).unwrap().keeps(line));
+        assert_eq!(ip(LineFilterOp::Regex, &["10.1.2.3"]).unwrap_err(), "ip: invalid operation");
+        assert_eq!(ip(LineFilterOp::Contains, &["10.1.2"]).unwrap_err(), r#"ip: invalid pattern: "10.1.2""#);
     }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod format;
 pub(crate) mod hints;
+pub(crate) mod ip;
 pub(crate) mod json;
 pub(crate) mod label_filter;
 pub mod labels;

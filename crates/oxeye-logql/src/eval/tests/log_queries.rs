@@ -333,3 +333,47 @@ fn limits_and_refusals() {
         r#"parse error : stage '| regexp "(a)"' : at least one named capture must be supplied"#
     );
 }
+
+#[test]
+fn ip_line_and_label_filters() {
+    let reader = MemoryReader {
+        streams: vec![MemoryStream {
+            id: 9,
+            labels: labels(&[("app", "edge")]),
+            rows: vec![
+                row(10, "client=10.1.2.3 GET /a 200", &[]),
+                row(20, "client=192.168.7.40 GET /b 200", &[]),
+                row(30, "client=2001:db8::17 GET /c 500", &[]),
+                row(40, "client=unknown version=1.2.3.4.5 GET /d 200", &[]),
+            ],
+        }],
+        requests: Mutex::new(Vec::new()),
+    };
+    let run = |query: &str| -> Vec<i64> {
+        let expr = crate::parse(query).unwrap();
+        let output = engine().range(&reader, &expr, forward_range(100)).unwrap();
+        let QueryValue::Streams(streams) = output.value else { panic!("{query}: not streams") };
+        let mut seconds: Vec<i64> =
+            streams.iter().flat_map(|s| s.entries.iter().map(|e| (e.timestamp_ns - T0) / 1_000_000_000)).collect();
+        seconds.sort();
+        seconds
+    };
+    assert_eq!(run(r#"{app="edge"} |= ip("10.0.0.0/8")"#), [10]);
+    assert_eq!(run(r#"{app="edge"} |= ip("192.168.7.1-192.168.7.50") or ip("2001:db8::/32")"#), [20, 30]);
+    assert_eq!(run(r#"{app="edge"} != ip("10.1.2.3")"#), [20, 30, 40]);
+    assert_eq!(run(r#"{app="edge"} |= ip("1.2.3.4")"#), Vec::<i64>::new(), "inside a longer dotted run");
+    // Label filters: the label must exist; `!=` keeps rows whose value holds no matching address.
+    assert_eq!(run(r#"{app="edge"} | logfmt | client = ip("192.168.0.0/16")"#), [20]);
+    assert_eq!(run(r#"{app="edge"} | logfmt | client != ip("192.168.0.0/16")"#), [10, 30, 40]);
+    assert_eq!(run(r#"{app="edge"} | logfmt | nothing != ip("192.168.0.0/16")"#), Vec::<i64>::new());
+    // Bad patterns and operations are errors that name them, as in Loki.
+    for (query, want) in [
+        (r#"{app="edge"} |= ip("10.0.0")"#, r#"ip: invalid pattern: "10.0.0""#),
+        (r#"{app="edge"} |~ ip("10.0.0.1")"#, "ip: invalid operation"),
+        (r#"{app="edge"} | logfmt | client = ip("x/8")"#, r#"ip: invalid pattern: "x/8""#),
+    ] {
+        let expr = crate::parse(query).unwrap();
+        let error = engine().range(&reader, &expr, forward_range(100)).unwrap_err().to_string();
+        assert!(error.contains(want), "{query}: {error}");
+    }
+}

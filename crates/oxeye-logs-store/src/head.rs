@@ -27,6 +27,8 @@ pub(crate) struct HeadRow {
 
 /// An active run is sealed once its arena holds this many bytes.
 pub(crate) const SEAL_BYTES: usize = 64 << 10;
+/// Room beyond [`SEAL_BYTES`] in a preallocated run, for the entry that fills it.
+const SEAL_SLACK_BYTES: usize = 4 << 10;
 
 /// A run of a stream's entries: rows addressing one arena.
 #[derive(Debug, Default, Clone)]
@@ -83,7 +85,14 @@ impl HeadStream {
         }
         self.active.push(entry);
         if self.active.arena.len() >= SEAL_BYTES {
-            self.sealed.push(Arc::new(std::mem::take(&mut self.active)));
+            // The next run of a stream this busy will fill too: allocate it whole now rather than let it double its
+            // way up (a dozen reallocations and copies of the stream's bytes per run).
+            let rows = self.active.rows.len();
+            let next = HeadRun {
+                rows: Vec::with_capacity(rows + rows / 4),
+                arena: Vec::with_capacity(SEAL_BYTES + SEAL_SLACK_BYTES),
+            };
+            self.sealed.push(Arc::new(std::mem::replace(&mut self.active, next)));
         }
         self.min_ns = self.min_ns.min(entry.timestamp_ns);
         self.max_ns = self.max_ns.max(entry.timestamp_ns);

@@ -45,7 +45,7 @@ impl KeyColumn {
             self.push_short(value);
             return;
         }
-        if let Some(start) = line.find(value) {
+        if let Some(start) = memchr::memmem::find(line.as_bytes(), value.as_bytes()) {
             put_uvarint(&mut self.bytes, CODE_IN_LINE);
             put_uvarint(&mut self.bytes, start as u64);
             put_uvarint(&mut self.bytes, value.len() as u64);

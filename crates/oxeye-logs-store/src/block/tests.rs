@@ -287,3 +287,58 @@ fn metadata_in_the_lines_frame_round_trips_across_pages() {
     assert_eq!((stats.chunks_opened, stats.chunks_skipped), (1, page_count - 1));
     assert!(got.iter().any(|row| row.1 == probe));
 }
+
+mod round_trip {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Line pieces that exercise the ids transform, escapes, multi-line entries and metadata references.
+    const PIECES: &[&str] = &[
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00F067AA0BA902B7",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "\u{1}",
+        "\n",
+        " ",
+        "-",
+        "=",
+        "ü",
+        "GET",
+        "1234567890123456",
+        "deadbeefdeadbee",
+        "\"trace_id\":\"",
+    ];
+
+    fn line() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_lines_and_metadata_come_back_exactly(
+            rows in prop::collection::vec((line(), prop::option::of(prop::sample::select(PIECES))), 1..200)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("0000000000000001.olb");
+            let mut writer = BlockWriter::create(&path).unwrap();
+            writer.begin_stream(&Labels::from_pairs([("app", "p")]).unwrap()).unwrap();
+            for (index, (line, value)) in rows.iter().enumerate() {
+                let metadata: Vec<(&str, &str)> = value.iter().map(|v| ("trace_id", *v)).collect();
+                writer.push_row(index as i64, line, &metadata).unwrap();
+            }
+            let block = Block::open(&writer.finish(0).unwrap()).unwrap();
+            let (got, _) = scan(&block, &request(vec![Matcher::equal("app", "p")], 0, i64::MAX, Default::default()));
+            let want: Vec<Row> = rows
+                .iter()
+                .enumerate()
+                .map(|(index, (line, value))| {
+                    let metadata = value.iter().map(|v| ("trace_id".to_string(), v.to_string())).collect();
+                    (r#"{app="p"}"#.to_string(), index as i64, line.clone(), metadata)
+                })
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

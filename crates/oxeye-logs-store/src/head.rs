@@ -79,7 +79,7 @@ impl HeadStream {
     fn push(&mut self, entry: &LogEntry) -> bool {
         if let Some((run, last)) = self.last()
             && last.timestamp_ns == entry.timestamp_ns
-            && run.line(last).as_bytes() == entry.line.as_bytes()
+            && run.line_bytes(last) == entry.line.as_bytes()
         {
             return false;
         }
@@ -143,9 +143,14 @@ impl HeadRun {
     }
 
     pub(crate) fn line(&self, row: &HeadRow) -> &str {
-        let start = row.offset as usize;
         // The arena only ever receives `&str` bytes at these offsets.
-        std::str::from_utf8(&self.arena[start..start + row.line_len as usize]).unwrap_or("")
+        std::str::from_utf8(self.line_bytes(row)).unwrap_or("")
+    }
+
+    /// A row's line as bytes, without the UTF-8 check (for comparisons).
+    fn line_bytes(&self, row: &HeadRow) -> &[u8] {
+        let start = row.offset as usize;
+        &self.arena[start..start + row.line_len as usize]
     }
 
     /// Decodes a row's structured metadata into `out` (cleared first).

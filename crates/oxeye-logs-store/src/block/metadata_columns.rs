@@ -45,7 +45,7 @@ impl KeyColumn {
             self.push_short(value);
             return;
         }
-        if let Some(start) = memchr::memmem::find(line.as_bytes(), value.as_bytes()) {
+        if let Some(start) = find_in_line(line.as_bytes(), value.as_bytes()) {
             put_uvarint(&mut self.bytes, CODE_IN_LINE);
             put_uvarint(&mut self.bytes, start as u64);
             put_uvarint(&mut self.bytes, value.len() as u64);
@@ -196,6 +196,14 @@ impl MetadataColumnsBuilder {
         self.shape_by_keys.clear();
         self.row_shapes.clear();
     }
+}
+
+/// Where `needle` (not empty) first occurs in `line`. A one-shot search in a short line: candidates come from
+/// `memchr` on the needle's first byte and are compared directly, which costs less than setting up a substring
+/// searcher for every value.
+fn find_in_line(line: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    memchr::memchr_iter(first, line).find(|&at| line[at + 1..].starts_with(rest))
 }
 
 /// Lowercase hex of even length (an id that [`CODE_HEX`] stores in half the bytes).
@@ -433,6 +441,14 @@ mod tests {
         // The in-line reference must stay inside its (shorter) line.
         out.clear();
         assert!(decode_into_rows(&section, &lines.as_bytes()[..10], &[5, 5], &mut out).is_err());
+    }
+
+    #[test]
+    fn values_are_found_in_their_line() {
+        assert_eq!(find_in_line(b"aab aabc", b"aabc"), Some(4));
+        assert_eq!(find_in_line(b"abc", b"abcd"), None);
+        assert_eq!(find_in_line(b"xyz", b"z"), Some(2));
+        assert_eq!(find_in_line(b"xyz", b""), None);
     }
 
     proptest! {

@@ -61,17 +61,12 @@ pub(crate) fn append_line(line: &[u8], text: &mut Vec<u8>, ids: &mut Vec<u8>, mu
         text.push(MARKER);
         text.push(code);
         let values = if code & UPPER != 0 || code == UUID_UPPER { &UPPER_HEX_VALUE } else { &LOWER_HEX_VALUE };
-        let push_pairs = |digits: &[u8], ids: &mut Vec<u8>| {
-            for pair in digits.chunks_exact(2) {
-                ids.push(values[pair[0] as usize] << 4 | values[pair[1] as usize]);
-            }
-        };
         if code == UUID_LOWER || code == UUID_UPPER {
             for group in line[start..end].split(|&byte| byte == b'-') {
-                push_pairs(group, ids);
+                push_hex_bytes(group, values, ids);
             }
         } else {
-            push_pairs(&line[start..end], ids);
+            push_hex_bytes(&line[start..end], values, ids);
         }
         copied = end;
     });
@@ -113,6 +108,29 @@ fn classify(line: &[u8], start: usize, token: &[u8]) -> Option<(usize, u8)> {
 #[inline]
 fn all_hex(bytes: &[u8], values: &[u8; 256]) -> bool {
     bytes.iter().all(|&byte| values[byte as usize] != NOT_HEX)
+}
+
+/// Whether `bytes` are lowercase hex digits, an even number of them (what [`push_lower_hex_bytes`] takes).
+pub(crate) fn is_lower_hex(bytes: &[u8]) -> bool {
+    bytes.len().is_multiple_of(2) && all_hex(bytes, &LOWER_HEX_VALUE)
+}
+
+/// Appends the bytes that the lowercase hex `digits` (checked with [`is_lower_hex`]) spell.
+pub(crate) fn push_lower_hex_bytes(digits: &[u8], out: &mut Vec<u8>) {
+    push_hex_bytes(digits, &LOWER_HEX_VALUE, out);
+}
+
+/// Appends `bytes` as lowercase hex.
+pub(crate) fn push_lower_hex(bytes: &[u8], out: &mut Vec<u8>) {
+    for &byte in bytes {
+        out.extend_from_slice(&[LOWER_DIGITS[(byte >> 4) as usize], LOWER_DIGITS[(byte & 15) as usize]]);
+    }
+}
+
+fn push_hex_bytes(digits: &[u8], values: &[u8; 256], out: &mut Vec<u8>) {
+    for pair in digits.chunks_exact(2) {
+        out.push(values[pair[0] as usize] << 4 | values[pair[1] as usize]);
+    }
 }
 
 /// The code of a UUID starting at `start` of `line` (its first group already a whole token of 8 characters).

@@ -15,6 +15,8 @@ use std::collections::HashMap;
 
 use oxeye_codec::varint::{get_bytes, get_uvarint, put_bytes, put_uvarint};
 
+use super::ids;
+
 /// A value of at least this many bytes is looked up in the row's line (then hex, then literal); a shorter one in
 /// the key's dictionary.
 const LONG_VALUE_LEN: usize = 16;
@@ -49,11 +51,10 @@ impl KeyColumn {
             put_uvarint(&mut self.bytes, CODE_IN_LINE);
             put_uvarint(&mut self.bytes, start as u64);
             put_uvarint(&mut self.bytes, value.len() as u64);
-        } else if is_lower_hex_id(value) {
+        } else if ids::is_lower_hex(value.as_bytes()) {
             put_uvarint(&mut self.bytes, CODE_HEX);
             put_uvarint(&mut self.bytes, value.len() as u64 / 2);
-            self.bytes
-                .extend(value.as_bytes().chunks_exact(2).map(|pair| hex_digit(pair[0]) << 4 | hex_digit(pair[1])));
+            ids::push_lower_hex_bytes(value.as_bytes(), &mut self.bytes);
         } else {
             put_uvarint(&mut self.bytes, CODE_LITERAL);
             put_bytes(&mut self.bytes, value.as_bytes());
@@ -206,17 +207,6 @@ fn find_in_line(line: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memchr_iter(first, line).find(|&at| line[at + 1..].starts_with(rest))
 }
 
-/// Lowercase hex of even length (an id that [`CODE_HEX`] stores in half the bytes).
-fn is_lower_hex_id(value: &str) -> bool {
-    value.len().is_multiple_of(2) && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-fn hex_digit(byte: u8) -> u8 {
-    if byte.is_ascii_digit() { byte - b'0' } else { byte - b'a' + 10 }
-}
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
 /// Decodes a section for rows whose lines are `lines` (concatenated, `line_lengths` each) into format 1's row
 /// layout, appended to `out`: per row `uvarint count, (str name, str value) × count`. Fails with the reason on
 /// malformed input (never panics).
@@ -313,10 +303,7 @@ pub(crate) fn decode_into_rows(
                         .ok_or(TRUNCATED)?;
                     *cursor += len;
                     put_uvarint(out, 2 * len as u64);
-                    for byte in bytes {
-                        out.push(HEX_DIGITS[(byte >> 4) as usize]);
-                        out.push(HEX_DIGITS[(byte & 15) as usize]);
-                    }
+                    ids::push_lower_hex(bytes, out);
                 }
                 _ => {
                     let index = usize::try_from(code - CODE_DICTIONARY).map_err(|_| "metadata value code too large")?;
